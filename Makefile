@@ -1,0 +1,47 @@
+# vafusion: the two commands are `make demo` and `make test` (see README).
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.vafusion-installed
+TORCH_VERSION := 2.13.0
+MEDIAPIPE_VERSION := 0.10.21
+
+.PHONY: setup demo test test-fast lint format bench clean
+
+setup: $(STAMP)
+
+# Re-runs only when the pins or the package metadata change: seconds otherwise.
+$(STAMP): pyproject.toml requirements/lock.txt Makefile
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	# torch first, from the CPU wheel, so that no dependency can pull a CUDA build.
+	$(BIN)/pip install --quiet torch==$(TORCH_VERSION)
+	$(BIN)/pip install --quiet -r requirements/lock.txt
+	$(BIN)/pip install --quiet --no-deps mediapipe==$(MEDIAPIPE_VERSION)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -c "import torch, mediapipe, vafusion; assert torch.__version__.startswith('$(TORCH_VERSION)'), torch.__version__"
+	@touch $(STAMP)
+
+demo: setup
+	$(BIN)/vafusion demo
+
+test: setup
+	bash scripts/test-prereqs.sh
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not benchmark"
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+format: setup
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+bench: setup
+	$(BIN)/python -m pytest -q -m benchmark -s
+
+clean:
+	rm -rf $(VENV) vafusion-demo .pytest_cache

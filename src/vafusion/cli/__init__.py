@@ -1,0 +1,67 @@
+"""The ``vafusion`` command line: a thin layer over the Python API.
+
+Each command group lives in its own module and registers itself on :data:`app`. User
+mistakes (:class:`~vafusion.errors.VafusionError`) are printed as one line
+``error: <file>: <problem>`` with a non-zero exit; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from vafusion.errors import NotBuiltError, VafusionError
+from vafusion.log import setup_logging
+
+app = typer.Typer(
+    name="vafusion",
+    help="Frame-by-frame valence and arousal from video with audio.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log errors only."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
+) -> None:
+    """Frame-by-frame valence and arousal from video with audio."""
+    _state["debug"] = debug
+    level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.INFO)
+    setup_logging(level)
+
+
+def not_built(command: str) -> None:
+    """Raise the one-line 'not built yet' error for a reserved command (exit code 2)."""
+    raise NotBuiltError(f"'vafusion {command}' is not available in this version yet")
+
+
+# Command modules register themselves on `app` when imported.
+from vafusion.cli import (  # noqa: E402,F401
+    extract_cmds,
+    media_cmds,
+    predict_cmds,
+    train_cmds,
+)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``vafusion`` console script."""
+    try:
+        app(args=argv, prog_name="vafusion")
+    except VafusionError as exc:
+        if _state["debug"]:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)

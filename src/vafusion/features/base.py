@@ -1,0 +1,95 @@
+"""The plain data type at the boundary of every extractor: :class:`FeatureTable`.
+
+A feature table has one row per decoded video frame (``per-frame`` tables), or, for face
+features with several faces, one row per frame *per face track* (``face_id`` set; see
+:mod:`vafusion.faces`). Invalid rows (no audio, no face) carry NaN values and
+``valid == False``: never zeros presented as data, never dropped rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vafusion.errors import VafusionError
+
+
+@dataclass
+class FeatureTable:
+    """Per-frame features of one extractor for one video.
+
+    Attributes
+    ----------
+    name : str
+        Feature-set name (``"audio"``, ``"facepose"``, ``"expression"``, ...).
+    frame : numpy.ndarray, shape (N,), int64
+        0-based decoded frame index of each row.
+    timestamp : numpy.ndarray, shape (N,), float64
+        Seconds on the video time axis.
+    values : numpy.ndarray, shape (N, D), float32
+        Feature values; NaN on invalid rows.
+    columns : list of str, length D
+        Documented column names.
+    valid : numpy.ndarray, shape (N,), bool
+        Validity mask.
+    face_id : numpy.ndarray, shape (N,), int64, optional
+        Track id for face features in long (one row per frame per face) form; -1 where no
+        face. None for features that are not about a face.
+    meta : dict
+        JSON-compatible metadata (extractor config, version, per-track summaries...).
+    """
+
+    name: str
+    frame: np.ndarray
+    timestamp: np.ndarray
+    values: np.ndarray
+    columns: list[str]
+    valid: np.ndarray
+    face_id: np.ndarray | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.frame = np.asarray(self.frame, dtype=np.int64)
+        self.timestamp = np.asarray(self.timestamp, dtype=np.float64)
+        self.values = np.asarray(self.values, dtype=np.float32)
+        self.valid = np.asarray(self.valid, dtype=bool)
+        if self.face_id is not None:
+            self.face_id = np.asarray(self.face_id, dtype=np.int64)
+        n = len(self.frame)
+        if self.values.ndim != 2 or self.values.shape != (n, len(self.columns)):
+            raise VafusionError(
+                f"feature table {self.name!r}: values shape {self.values.shape} does not match "
+                f"{n} rows x {len(self.columns)} columns"
+            )
+        for attr in ("timestamp", "valid") + (("face_id",) if self.face_id is not None else ()):
+            if len(getattr(self, attr)) != n:
+                raise VafusionError(f"feature table {self.name!r}: {attr} has wrong length")
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return len(self.frame)
+
+    @property
+    def dim(self) -> int:
+        """Number of feature columns ``D``."""
+        return len(self.columns)
+
+    @property
+    def valid_column(self) -> str:
+        """Name of the validity column in exports (``<name>_valid``; ``face_valid`` for faces)."""
+        return self.meta.get("valid_column", f"{self.name}_valid")
+
+    def to_pandas(self):
+        """Return a DataFrame with ``frame, timestamp, [face_id,] <valid>, columns...``."""
+        import pandas as pd
+
+        data: dict[str, Any] = {"frame": self.frame, "timestamp": self.timestamp}
+        if self.face_id is not None:
+            data["face_id"] = self.face_id
+        data[self.valid_column] = self.valid.astype(np.int8)
+        df = pd.DataFrame(data)
+        values = pd.DataFrame(self.values, columns=self.columns)
+        return pd.concat([df, values], axis=1)

@@ -1,0 +1,467 @@
+"""Decode video and audio with PyAV (FFmpeg's libraries, no ffmpeg binary needed).
+
+Time axis
+---------
+Every timestamp in vafusion is in seconds on the *video time axis*: 0 is the presentation
+time of the first decoded video frame. Frame timestamps come from the decoded frames'
+presentation timestamps (variable frame rate is honoured, ``index / fps`` is never used
+when a timestamp exists). Audio is placed on the same axis, so an audio stream that starts
+later than the video (common in QuickTime files) is shifted, not silently misaligned.
+
+Memory
+------
+:func:`iter_frames` streams: it holds one decoded frame at a time. :func:`probe` decodes
+the whole video once to count the frames that really decode (the container's count is a
+guess that can be wrong by several frames) without keeping them.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vafusion.errors import MediaError
+from vafusion.log import get_logger
+
+log = get_logger("media")
+
+DEFAULT_AUDIO_RATE = 16_000
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe` learns about a media file.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    n_frames : int
+        Number of video frames that actually decode.
+    fps : float
+        Average frame rate (frames / duration of the decoded frames when they disagree
+        with the container's rate by more than 1%).
+    duration_s : float
+        Duration of the video stream in seconds (last timestamp + one frame period).
+    width, height : int
+        Size of the frames as delivered by :func:`iter_frames` (after rotation).
+    rotation : int
+        Display rotation from the container's metadata, degrees counter-clockwise
+        (0, 90, 180 or 270); frames are already rotated by :func:`iter_frames`.
+    video_codec : str
+    has_audio : bool
+    audio_sample_rate : int or None
+        Native sample rate of the first audio stream.
+    audio_codec : str or None
+    audio_channels : int or None
+    audio_offset_s : float or None
+        Start of the audio stream on the video time axis (positive: audio starts later).
+    container_n_frames : int
+        The container's own frame count (0 when unknown), for diagnostics.
+    decode_errors : int
+        Number of decode errors met while counting (a truncated file has at least one).
+    """
+
+    path: str
+    n_frames: int
+    fps: float
+    duration_s: float
+    width: int
+    height: int
+    rotation: int
+    video_codec: str
+    has_audio: bool
+    audio_sample_rate: int | None
+    audio_codec: str | None = None
+    audio_channels: int | None = None
+    audio_offset_s: float | None = None
+    container_n_frames: int = 0
+    decode_errors: int = 0
+
+    def to_dict(self) -> dict:
+        """JSON-compatible dict of all attributes."""
+        return asdict(self)
+
+
+@dataclass
+class VideoFrame:
+    """One decoded frame.
+
+    Attributes
+    ----------
+    index : int
+        0-based index among decoded frames.
+    timestamp : float
+        Presentation time, seconds on the video time axis.
+    image : numpy.ndarray, shape (H, W, 3), uint8
+        RGB pixels, rotation applied, possibly downscaled (see ``max_side``).
+    scale : float
+        ``image`` size / original (rotated) frame size; 1.0 when not downscaled.
+    """
+
+    index: int
+    timestamp: float
+    image: np.ndarray
+    scale: float = 1.0
+
+
+@dataclass
+class AudioSignal:
+    """Mono audio on the video time axis.
+
+    Attributes
+    ----------
+    samples : numpy.ndarray, shape (n_samples,), float32
+        Sample ``k`` is at time ``k / sample_rate`` on the video time axis; spans before the
+        audio stream starts (or after it ends) are zeros and lie outside ``[start_s, end_s)``.
+    sample_rate : int
+    start_s, end_s : float
+        The span of real audio on the video time axis.
+    """
+
+    samples: np.ndarray
+    sample_rate: int
+    start_s: float
+    end_s: float
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise MediaError("no such file", p)
+    if p.is_dir():
+        raise MediaError("is a folder, not a media file", p)
+    if not os.access(p, os.R_OK):
+        raise MediaError("permission denied (file is not readable)", p)
+    if p.stat().st_size == 0:
+        raise MediaError("empty file (0 bytes)", p)
+    return p
+
+
+def _open(path: Path):
+    import av
+
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.error.FFmpegError as exc:
+        raise MediaError(f"not a readable media file ({_ffmpeg_reason(exc)})", path) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise MediaError(f"cannot open: {exc}", path) from None
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return str(text).split(";")[0].strip() or type(exc).__name__
+
+
+def _video_stream(container, path: Path):
+    if not container.streams.video:
+        raise MediaError("no video stream (audio-only or not a video file)", path)
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return stream
+
+
+def _rotation_of(frame) -> int:
+    """Display rotation of a decoded frame in degrees CCW, normalised to 0/90/180/270."""
+    rot = getattr(frame, "rotation", 0) or 0
+    return int(round(rot / 90.0)) * 90 % 360
+
+
+def _apply_rotation(image: np.ndarray, rotation: int) -> np.ndarray:
+    if rotation == 0:
+        return image
+    # FFmpeg's display matrix angle is counter-clockwise: rotate the pixels to display.
+    return np.ascontiguousarray(np.rot90(image, k=rotation // 90))
+
+
+def _to_video_frame(frame, index: int, t: float, size: tuple[int, int, float]) -> VideoFrame:
+    w, h, scale = size
+    if scale != 1.0:  # scale inside swscale: never materialise the full-size RGB array
+        image = frame.to_ndarray(format="rgb24", width=w, height=h)
+    else:
+        image = frame.to_ndarray(format="rgb24")
+    image = _apply_rotation(image, _rotation_of(frame))
+    return VideoFrame(index=index, timestamp=t, image=image, scale=scale)
+
+
+def _frame_time(frame, stream) -> float | None:
+    if frame.pts is None:
+        return None
+    return float(frame.pts * stream.time_base)
+
+
+class _Timeline:
+    """Turns decoded frames' pts into increasing seconds on the video time axis."""
+
+    def __init__(self, stream, fps_hint: float | None = None) -> None:
+        self.stream = stream
+        self.rate = float(stream.average_rate) if stream.average_rate else (fps_hint or 25.0)
+        self.t0: float | None = None
+        self.prev = -1.0 / self.rate
+
+    def __call__(self, frame) -> float:
+        t_abs = _frame_time(frame, self.stream)
+        if self.t0 is None:
+            self.t0 = t_abs if t_abs is not None else 0.0
+        t = (t_abs - self.t0) if t_abs is not None else self.prev + 1.0 / self.rate
+        if t <= self.prev:  # broken/duplicate pts: keep timestamps strictly increasing
+            t = self.prev + 1e-6
+        self.prev = t
+        return t
+
+
+def scan(
+    path: str | os.PathLike,
+    on_frame: Callable[[VideoFrame], None] | None = None,
+    *,
+    max_side: int | None = None,
+) -> tuple[VideoInfo, np.ndarray]:
+    """Decode the whole video once for its info and frame times (the single decode pass).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A video file in any container/codec FFmpeg reads.
+    on_frame : callable, optional
+        Called with each :class:`VideoFrame` (RGB, rotated, downscaled to ``max_side``).
+        Without it no pixel conversion is done, which makes counting fast.
+    max_side : int, optional
+        See :func:`iter_frames`.
+
+    Returns
+    -------
+    info : VideoInfo
+    timestamps : numpy.ndarray, shape (n_frames,), float64
+        Presentation time of every decodable frame on the video time axis.
+
+    Raises
+    ------
+    MediaError
+        If the file is missing, empty, unreadable, not media, has no video stream or no
+        decodable frame.
+    """
+    import av
+
+    p = _check_path(path)
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        audio = container.streams.audio[0] if container.streams.audio else None
+        timeline = _Timeline(stream)
+        times: list[float] = []
+        errors = 0
+        rotation = 0
+        width = height = 0
+        try:
+            for frame in container.decode(stream):
+                if not times:
+                    rotation = _rotation_of(frame)
+                    width, height = frame.width, frame.height
+                    size = _target_size(width, height, max_side)
+                t = timeline(frame)
+                if on_frame is not None:
+                    on_frame(_to_video_frame(frame, len(times), t, size))
+                times.append(t)
+        except av.error.FFmpegError as exc:
+            errors += 1
+            log.warning(
+                "%s: decoding stopped after %d frames (%s)", p, len(times), _ffmpeg_reason(exc)
+            )
+        n = len(times)
+        if n == 0:
+            raise MediaError("no decodable video frames", p)
+        rate = float(stream.average_rate) if stream.average_rate else 0.0
+        span = times[-1] - times[0]
+        if n > 1 and span > 0:
+            measured = (n - 1) / span
+            fps = measured if rate <= 0 or abs(measured - rate) / rate > 0.01 else rate
+        else:
+            fps = rate if rate > 0 else 25.0
+        if rotation in (90, 270):
+            width, height = height, width
+        audio_offset = None
+        if audio is not None and timeline.t0 is not None:
+            a_start = (
+                float(audio.start_time * audio.time_base)
+                if audio.start_time is not None
+                else timeline.t0
+            )
+            audio_offset = a_start - timeline.t0
+        info = VideoInfo(
+            path=str(p),
+            n_frames=n,
+            fps=fps,
+            duration_s=span + 1.0 / fps,
+            width=width,
+            height=height,
+            rotation=rotation,
+            video_codec=stream.codec_context.name,
+            has_audio=audio is not None,
+            audio_sample_rate=int(audio.rate) if audio is not None else None,
+            audio_codec=audio.codec_context.name if audio is not None else None,
+            audio_channels=int(audio.channels) if audio is not None else None,
+            audio_offset_s=audio_offset,
+            container_n_frames=int(stream.frames or 0),
+            decode_errors=errors,
+        )
+        return info, np.asarray(times, dtype=np.float64)
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Inspect a media file and count the video frames that really decode.
+
+    See :func:`scan`, which this calls; the frame times are discarded.
+    """
+    return scan(path)[0]
+
+
+def _target_size(width: int, height: int, max_side: int | None) -> tuple[int, int, float]:
+    if not max_side or max(width, height) <= max_side:
+        return width, height, 1.0
+    scale = max_side / max(width, height)
+    # even sizes keep swscale's chroma handling exact
+    w = max(2, int(round(width * scale / 2)) * 2)
+    h = max(2, int(round(height * scale / 2)) * 2)
+    return w, h, scale
+
+
+def iter_frames(
+    path: str | os.PathLike, *, max_side: int | None = None, fps_hint: float | None = None
+) -> Iterator[VideoFrame]:
+    """Decode video frames one at a time (streaming; memory does not grow with length).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The video file.
+    max_side : int, optional
+        Downscale (in FFmpeg's scaler, before conversion to RGB) so that the longer side
+        is at most this many pixels: a 4K video never materialises 4K RGB arrays.
+    fps_hint : float, optional
+        Used only to fill in a timestamp for a frame that has none.
+
+    Yields
+    ------
+    VideoFrame
+        ``image`` is an (H, W, 3) uint8 RGB array with rotation applied.
+
+    Raises
+    ------
+    MediaError
+        If the file cannot be opened or has no video stream. A decode error after some
+        frames (truncated file) ends the iteration with a warning instead.
+    """
+    import av
+
+    p = _check_path(path)
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        timeline = _Timeline(stream, fps_hint)
+        index = 0
+        size: tuple[int, int, float] | None = None
+        try:
+            for frame in container.decode(stream):
+                t = timeline(frame)
+                if size is None:
+                    size = _target_size(frame.width, frame.height, max_side)
+                yield _to_video_frame(frame, index, t, size)
+                index += 1
+        except av.error.FFmpegError as exc:
+            if index == 0:
+                raise MediaError(f"no decodable video frames ({_ffmpeg_reason(exc)})", p) from None
+            log.warning("%s: decoding stopped after %d frames (%s)", p, index, _ffmpeg_reason(exc))
+        if index == 0:
+            raise MediaError("no decodable video frames", p)
+
+
+def _first_video_time(container) -> float:
+    """Presentation time of the first decoded video frame (the zero of the time axis)."""
+    import av
+
+    if not container.streams.video:
+        return 0.0
+    stream = container.streams.video[0]
+    try:
+        for frame in container.decode(stream):
+            t = _frame_time(frame, stream)
+            if t is not None:
+                container.seek(0)
+                return t
+            break
+    except av.error.FFmpegError:
+        pass
+    container.seek(0)
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
+
+
+def load_audio(
+    path: str | os.PathLike,
+    sample_rate: int = DEFAULT_AUDIO_RATE,
+    *,
+    duration_s: float | None = None,
+) -> AudioSignal | None:
+    """Decode the first audio stream as mono float32 on the video time axis.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The media file.
+    sample_rate : int, default 16000
+        Output rate; FFmpeg's resampler does the conversion and the down-mix.
+    duration_s : float, optional
+        Pad with zeros (or cut) to this length, e.g. the video's duration.
+
+    Returns
+    -------
+    AudioSignal or None
+        None when the file has no audio stream.
+    """
+    import av
+
+    p = _check_path(path)
+    with _open(p) as container:
+        if not container.streams.audio:
+            return None
+        video_t0 = _first_video_time(container)
+        astream = container.streams.audio[0]
+        astream.thread_type = "AUTO"
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        chunks: list[np.ndarray] = []
+        first_t: float | None = None
+        try:
+            for frame in container.decode(astream):
+                if first_t is None:
+                    first_t = (
+                        float(frame.pts * astream.time_base)
+                        if frame.pts is not None
+                        else (
+                            float(astream.start_time * astream.time_base)
+                            if astream.start_time is not None
+                            else video_t0
+                        )
+                    )
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray().reshape(-1))
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray().reshape(-1))
+        except av.error.FFmpegError as exc:
+            log.warning("%s: audio decoding stopped early (%s)", p, _ffmpeg_reason(exc))
+    data = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
+    offset = (first_t if first_t is not None else video_t0) - video_t0
+    shift = int(round(offset * sample_rate))
+    if shift > 0:
+        data = np.concatenate([np.zeros(shift, np.float32), data])
+    elif shift < 0:
+        data = data[-shift:]
+    start_s = max(offset, 0.0)
+    end_s = max(start_s, start_s + (len(data) - max(shift, 0)) / sample_rate)
+    if duration_s is not None:
+        n = int(math.ceil(duration_s * sample_rate))
+        data = data[:n] if len(data) >= n else np.pad(data, (0, n - len(data)))
+        end_s = min(end_s, duration_s)
+    return AudioSignal(samples=data, sample_rate=sample_rate, start_s=start_s, end_s=end_s)
