@@ -13,11 +13,12 @@ Spectral analysis (librosa; defaults in :class:`AudioConfig`)
     A mel power spectrogram is computed on a fine grid (``n_fft=512`` = 32 ms Hann window,
     ``hop_length=160`` = 10 ms at 16 kHz, 128 mel bands 0-8 kHz, Slaney mel filters,
     ``center=True`` with zero padding at the signal edges, as ``librosa.stft`` does), turned
-    into decibels (``10 log10(max(S, 1e-10))``, no ``top_db`` clipping), and the columns
-    whose centres fall inside frame ``i``'s segment are averaged: that is ``audio_mel_*``.
-    ``audio_mfcc_*`` are librosa's MFCCs (DCT-II, orthonormal) of that averaged log-mel
-    vector; as the DCT is linear this equals the mean of per-column MFCCs over the segment,
-    i.e. exactly what running ``librosa.feature.mfcc`` on the segment and averaging gives.
+    and the columns whose centres fall inside frame ``i``'s segment are averaged:
+    ``audio_mel_*`` is the segment's mean mel power in decibels
+    (``10 log10(max(mean, 1e-10))``, no ``top_db`` clipping; ``log_mel=False`` keeps linear
+    power), i.e. what averaging ``librosa.feature.melspectrogram`` over the segment gives.
+    ``audio_mfcc_*`` is the mean of the per-column MFCCs (librosa: DCT-II, orthonormal, of
+    the dB mel column), i.e. what averaging ``librosa.feature.mfcc`` over the segment gives.
     If no column centre falls inside a (very short) segment, the nearest column is used.
 
 Validity
@@ -137,10 +138,10 @@ def segment_bounds(
     return t - half, t + half
 
 
-def _log_mel_columns(
+def _mel_power_columns(
     samples: np.ndarray, k_lo: int, k_hi: int, config: AudioConfig, mel_basis: np.ndarray
 ) -> np.ndarray:
-    """dB mel spectrogram columns ``k_lo..k_hi-1`` of the whole (virtually centred) signal.
+    """Mel power spectrogram columns ``k_lo..k_hi-1`` of the whole (virtually centred) signal.
 
     Column ``k`` is centred on sample ``k * hop``; samples outside the signal are zeros,
     which is what ``librosa.stft(center=True, pad_mode="constant")`` does. Returns
@@ -154,11 +155,15 @@ def _log_mel_columns(
     lo, hi = max(first, 0), min(last, len(samples))
     seg = samples[lo:hi]
     seg = np.pad(seg, (lo - first, last - hi))
-    spec = np.abs(
-        librosa.stft(seg, n_fft=n_fft, hop_length=hop, window="hann", center=False)
-    ) ** 2
-    mel = mel_basis @ spec
-    return librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=None)
+    spec = np.abs(librosa.stft(seg, n_fft=n_fft, hop_length=hop, window="hann", center=False)) ** 2
+    return mel_basis @ spec
+
+
+def _segment_means(columns: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean of ``columns[:, a[j]:b[j]]`` for every j; (n_rows, K) -> (n_rows, len(a))."""
+    csum = np.zeros((columns.shape[0], columns.shape[1] + 1), dtype=np.float64)
+    np.cumsum(columns, axis=1, out=csum[:, 1:])
+    return (csum[:, b] - csum[:, a]) / (b - a)
 
 
 def compute_audio_features(
@@ -218,15 +223,18 @@ def compute_audio_features(
         if len(rows) == 0:
             continue
         k_lo, k_hi = int(k_start[rows].min()), int(k_end[rows].max())
-        logmel = _log_mel_columns(audio.samples, k_lo, k_hi, config, mel_basis)
-        csum = np.concatenate([np.zeros((config.n_mels, 1)), np.cumsum(logmel, axis=1)], axis=1)
+        power = _mel_power_columns(audio.samples, k_lo, k_hi, config, mel_basis)
         a, b = k_start[rows] - k_lo, k_end[rows] - k_lo
-        mel_mean = (csum[:, b] - csum[:, a]) / (b - a)  # (n_mels, rows)
-        mfcc = librosa.feature.mfcc(S=mel_mean, n_mfcc=config.n_mfcc)  # (n_mfcc, rows)
+        # mean over the columns of each segment via cumulative sums (float64 for accuracy)
+        mean_power = _segment_means(power, a, b)  # (n_mels, rows)
+        db = librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
+        mean_db = _segment_means(db, a, b)
+        # mean of per-column MFCCs == MFCC of the mean dB column (the DCT is linear)
+        mfcc = librosa.feature.mfcc(S=mean_db, n_mfcc=config.n_mfcc)  # (n_mfcc, rows)
         if config.log_mel:
-            mel_out = mel_mean
+            mel_out = librosa.power_to_db(mean_power, ref=1.0, amin=1e-10, top_db=None)
         else:
-            mel_out = librosa.db_to_power(mel_mean, ref=1.0)
+            mel_out = mean_power
         values[rows, : config.n_mfcc] = mfcc.T
         values[rows, config.n_mfcc :] = mel_out.T
     return values, valid

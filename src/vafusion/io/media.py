@@ -64,7 +64,8 @@ class VideoInfo:
     container_n_frames : int
         The container's own frame count (0 when unknown), for diagnostics.
     decode_errors : int
-        Number of decode errors met while counting (a truncated file has at least one).
+        Number of decode problems met while counting (a decode error, or far fewer frames
+        than the container declares, as in a truncated file).
     """
 
     path: str
@@ -275,6 +276,17 @@ def scan(
         n = len(times)
         if n == 0:
             raise MediaError("no decodable video frames", p)
+        declared = int(stream.frames or 0)
+        if declared - n > max(5, 0.02 * declared):
+            errors += 1
+            log.warning(
+                "%s: the container declares %d frames but only %d decode "
+                "(truncated or damaged file?); using the %d decodable frames",
+                p,
+                declared,
+                n,
+                n,
+            )
         rate = float(stream.average_rate) if stream.average_rate else 0.0
         span = times[-1] - times[0]
         if n > 1 and span > 0:
@@ -306,7 +318,7 @@ def scan(
             audio_codec=audio.codec_context.name if audio is not None else None,
             audio_channels=int(audio.channels) if audio is not None else None,
             audio_offset_s=audio_offset,
-            container_n_frames=int(stream.frames or 0),
+            container_n_frames=declared,
             decode_errors=errors,
         )
         return info, np.asarray(times, dtype=np.float64)
