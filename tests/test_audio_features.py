@@ -140,3 +140,15 @@ def test_encoded_file_tone_alignment(tmp_path):
     table = extract_audio_features(path)
     energy = table.values[:, 40:].mean(axis=1)
     assert int(np.argmax(energy > energy[0] + 20)) == int(onset * 25)
+
+
+def test_egemaps_optional_set(clips_dir):
+    from vafusion.features.egemaps import EgemapsExtractor
+
+    table = EgemapsExtractor().process(clips_dir / "d20.mp4")
+    assert table.values.shape == (175, 25) and table.valid.all()
+    assert np.isfinite(table.values).all()
+    loud = table.values[:, table.columns.index("egemaps_Loudness_sma3")]
+    assert loud.std() > 0.05  # speech: loudness varies from frame to frame
+    no_audio = EgemapsExtractor().process(clips_dir / "d0.mp4")
+    assert not no_audio.valid.any() and np.isnan(no_audio.values).all()

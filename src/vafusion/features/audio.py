@@ -138,6 +138,32 @@ def segment_bounds(
     return t - half, t + half
 
 
+def audio_coverage(start: np.ndarray, end: np.ndarray, audio: AudioSignal) -> np.ndarray:
+    """Share of each segment ``[start, end)`` that lies on real audio, shape (N,)."""
+    overlap = np.clip(np.minimum(end, audio.end_s) - np.maximum(start, audio.start_s), 0, None)
+    return overlap / np.maximum(end - start, 1e-12)
+
+
+def column_ranges(
+    t: np.ndarray, start: np.ndarray, end: np.ndarray, columns_per_s: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Analysis columns (centred at ``k / columns_per_s``) inside each frame's segment.
+
+    Returns
+    -------
+    k_start, k_end : numpy.ndarray, shape (N,), int64
+        Frame ``i`` averages columns ``k_start[i] <= k < k_end[i]`` (never empty: the
+        column nearest to ``t[i]`` when no centre falls inside a very short segment).
+    """
+    k_start = np.ceil(start * columns_per_s - 1e-9).astype(np.int64)
+    k_end = np.ceil(end * columns_per_s - 1e-9).astype(np.int64)
+    nearest = np.round(t * columns_per_s).astype(np.int64)
+    empty = k_end <= k_start
+    k_start = np.maximum(np.where(empty, nearest, k_start), 0)
+    k_end = np.maximum(np.where(empty, nearest + 1, k_end), k_start + 1)
+    return k_start, k_end
+
+
 def _mel_power_columns(
     samples: np.ndarray, k_lo: int, k_hi: int, config: AudioConfig, mel_basis: np.ndarray
 ) -> np.ndarray:
@@ -159,7 +185,7 @@ def _mel_power_columns(
     return mel_basis @ spec
 
 
-def _segment_means(columns: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def segment_means(columns: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Mean of ``columns[:, a[j]:b[j]]`` for every j; (n_rows, K) -> (n_rows, len(a))."""
     csum = np.zeros((columns.shape[0], columns.shape[1] + 1), dtype=np.float64)
     np.cumsum(columns, axis=1, out=csum[:, 1:])
@@ -200,19 +226,9 @@ def compute_audio_features(
             f"audio signal is at {audio.sample_rate} Hz, config expects {config.sample_rate}"
         )
     start, end = segment_bounds(t, config.segment_periods)
-    overlap = np.clip(np.minimum(end, audio.end_s) - np.maximum(start, audio.start_s), 0, None)
-    valid = overlap / np.maximum(end - start, 1e-12) >= config.min_coverage - 1e-9
+    valid = audio_coverage(start, end, audio) >= config.min_coverage - 1e-9
     sr, hop = config.sample_rate, config.hop_length
-    frames_per_s = sr / hop
-    # column k is centred at k / frames_per_s: those with centre in [start, end)
-    k_start = np.ceil(start * frames_per_s - 1e-9).astype(np.int64)
-    k_end = np.ceil(end * frames_per_s - 1e-9).astype(np.int64)
-    nearest = np.round(t * frames_per_s).astype(np.int64)
-    empty = k_end <= k_start
-    k_start = np.where(empty, nearest, k_start)
-    k_end = np.where(empty, nearest + 1, k_end)
-    k_start = np.maximum(k_start, 0)
-    k_end = np.maximum(k_end, k_start + 1)
+    k_start, k_end = column_ranges(t, start, end, sr / hop)
     fmax = config.fmax if config.fmax > 0 else sr / 2.0
     mel_basis = librosa.filters.mel(
         sr=sr, n_fft=config.n_fft, n_mels=config.n_mels, fmin=config.fmin, fmax=fmax
@@ -226,9 +242,9 @@ def compute_audio_features(
         power = _mel_power_columns(audio.samples, k_lo, k_hi, config, mel_basis)
         a, b = k_start[rows] - k_lo, k_end[rows] - k_lo
         # mean over the columns of each segment via cumulative sums (float64 for accuracy)
-        mean_power = _segment_means(power, a, b)  # (n_mels, rows)
+        mean_power = segment_means(power, a, b)  # (n_mels, rows)
         db = librosa.power_to_db(power, ref=1.0, amin=1e-10, top_db=None)
-        mean_db = _segment_means(db, a, b)
+        mean_db = segment_means(db, a, b)
         # mean of per-column MFCCs == MFCC of the mean dB column (the DCT is linear)
         mfcc = librosa.feature.mfcc(S=mean_db, n_mfcc=config.n_mfcc)  # (n_mfcc, rows)
         if config.log_mel:

@@ -35,6 +35,7 @@ log = get_logger("pipeline")
 #: feature-set name -> "module:Class" of its extractor (imported lazily: heavy deps).
 FEATURE_SETS: dict[str, str] = {
     "audio": "vafusion.features.audio:AudioExtractor",
+    "egemaps": "vafusion.features.egemaps:EgemapsExtractor",
     "facepose": "vafusion.faces.facepose:FacePoseExtractor",
     "expression": "vafusion.expression.extractor:ExpressionExtractor",
 }
