@@ -57,7 +57,8 @@ def main() -> None:
             f"{video.name:32s} {info.duration_s:8.1f} {info.duration_s / t_ref:10.0f}x "
             f"{info.duration_s / t_feat:12.0f}x {ratio:6.2f}"
         )
-    print(f"features speed / decode+resample speed (geometric mean): {np.exp(np.mean(np.log(ratios))):.2f}")
+    gmean = float(np.exp(np.mean(np.log(ratios))))
+    print(f"features speed / decode+resample speed (geometric mean): {gmean:.2f}")
 
 
 if __name__ == "__main__":
