@@ -33,7 +33,7 @@ def write_video(
         vs.width, vs.height = w, h
         vs.pix_fmt = "yuv420p"
         if rotation is not None:
-            vs.metadata["rotate"] = str(rotation)
+            vs.set_display_rotation(rotation)  # display matrix, degrees counter-clockwise
         astream = None
         if audio is not None:
             astream = out.add_stream(audio_codec, rate=sample_rate)

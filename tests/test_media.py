@@ -65,6 +65,18 @@ def test_iter_frames_downscales_in_decoder(clips_dir):
     assert f.scale == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_rotation_metadata_is_applied(tmp_path, rotation):
+    frames = gradient_frames(5, height=64, width=96)
+    path = write_video(tmp_path / "rot.mp4", frames, 25, rotation=rotation)
+    info = probe(path)
+    assert info.rotation == rotation and (info.width, info.height) == (64, 96)
+    image = next(iter_frames(path)).image
+    assert image.shape == (96, 64, 3)
+    expected = np.rot90(frames[0], k=rotation // 90)  # displayed = rotated counter-clockwise
+    assert np.abs(image.astype(int) - expected.astype(int)).mean() < 4  # codec noise only
+
+
 def test_scan_callback_sees_every_frame(clips_dir):
     seen = []
     info, t = scan(
