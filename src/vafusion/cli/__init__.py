@@ -48,6 +48,7 @@ def not_built(command: str) -> None:
 from vafusion.cli import (  # noqa: E402,F401
     extract_cmds,
     media_cmds,
+    openface_cmds,
     predict_cmds,
     train_cmds,
 )

@@ -2,23 +2,70 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
-from vafusion.cli import app, not_built
+from vafusion.cli import app
+from vafusion.errors import ConfigError
 
-
-@app.command(
-    "predict",
-    epilog="Example: vafusion predict meeting.mp4 --out results/",
+_PREDICT_EPILOG = (
+    "Examples: vafusion predict meeting.mp4 --out results/ ; "
+    "vafusion predict a.mp4 b.mov --out results/ --face all --overlay ; "
+    "vafusion predict clip.mp4 --out results/ --model runs/gru/best.pt ; "
+    "vafusion predict --live 0 (camera) ; "
+    "vafusion predict --live rtsp://camera.local/stream ; "
+    "vafusion predict --live talk.mp4 --realtime"
 )
+
+
+@app.command("predict", epilog=_PREDICT_EPILOG)
 def predict_cmd(
     videos: list[Path] = typer.Argument(None, help="Video files."),
     out: Path = typer.Option(Path("vafusion-out"), "--out", "-o", help="Output folder."),
+    model: str = typer.Option(
+        "default", "--model", "-m", help="'default' or a checkpoint file / run folder."
+    ),
+    face: str = typer.Option("main", "--face", help="main, left, right, all or a face id."),
+    overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>_overlay.mp4."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Videos in parallel (0: one per core)."),
+    valence_threshold: float = typer.Option(
+        -0.1, "--stress-valence", help="Stress zone: valence below this."
+    ),
+    arousal_threshold: float = typer.Option(
+        0.1, "--stress-arousal", help="Stress zone: arousal above this."
+    ),
+    live: str = typer.Option(
+        None, "--live", help="Live source: camera number/device, stream URL, or file."
+    ),
+    realtime: bool = typer.Option(False, "--realtime", help="Live: play a file at its pace."),
+    max_seconds: float = typer.Option(None, "--max-seconds", help="Live: stop after this."),
 ) -> None:
-    """Predict per-frame valence and arousal for videos."""
-    not_built("predict")
+    """Predict per-frame valence and arousal for videos (or a live source)."""
+    if live is not None:
+        from vafusion.predict.live import run_live
+
+        if videos:
+            raise ConfigError("give either videos or --live, not both")
+        run_live(live, model, realtime=realtime, max_seconds=max_seconds)
+        return
+    if not videos:
+        raise ConfigError("no video given (see 'vafusion predict --help')")
+    from vafusion.predict.api import predict_to_folder
+    from vafusion.report.stress import StressConfig
+
+    stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
+    results = predict_to_folder(videos, out, model, face, overlay, jobs=jobs or None, stress=stress)
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+            print(f"error: {r.error}", file=sys.stderr)
+        else:
+            print(f"{r.video}: {r.outputs['html']}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command("demo", epilog="Example: vafusion demo --out vafusion-demo")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import queue
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -52,6 +54,62 @@ class FrameConsumer(Protocol):
     def push(self, frame: VideoFrame, faces: list) -> None: ...
 
     def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable: ...
+
+
+class _Stop(Exception):
+    """Raised inside the decode thread when the consumer side failed."""
+
+
+def _scan_overlapped(
+    path: str | os.PathLike, on_frame: Any, max_side: int | None, depth: int = 8
+) -> tuple[VideoInfo, np.ndarray]:
+    """:func:`scan` with decoding in a background thread and ``on_frame`` in this one.
+
+    PyAV and MediaPipe release the GIL while they work, so decoding the next frames
+    overlaps face inference on the current one. Frames pass through a bounded queue
+    (``depth`` frames); an error on either side stops both and is re-raised here.
+    """
+    frames: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+    done = object()
+
+    def put(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                frames.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Stop
+
+    def produce() -> None:
+        try:
+            result["scan"] = scan(path, put, max_side=max_side)
+        except _Stop:
+            pass
+        except BaseException as exc:  # re-raised in the caller's thread
+            result["error"] = exc
+        finally:
+            try:
+                put(done)
+            except _Stop:
+                pass
+
+    thread = threading.Thread(target=produce, name="vafusion-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = frames.get()
+            if item is done:
+                break
+            on_frame(item)
+    finally:
+        stop.set()
+        thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["scan"]
 
 
 def parse_feature_sets(spec: str | Sequence[str]) -> list[str]:
@@ -108,7 +166,8 @@ def extract_features(
     if needs_faces and tracker is None:
         from vafusion.faces.tracker import FaceTracker
 
-        tracker = FaceTracker()
+        configs = [getattr(c, "tracker_config", None) for c in consumers]
+        tracker = FaceTracker(next((c for c in configs if c is not None), None))
     on_frame = None
     if consumers:
         for c in consumers:
@@ -123,7 +182,10 @@ def extract_features(
             advance()
 
     with progress_bar(f"{os.path.basename(str(path))}", unit="frames") as advance:
-        info, timestamps = scan(path, on_frame, max_side=max_side)
+        if needs_faces:  # decode in a thread, overlapped with face inference (2 cores)
+            info, timestamps = _scan_overlapped(path, on_frame, max_side)
+        else:
+            info, timestamps = scan(path, on_frame, max_side=max_side)
     tables: dict[str, FeatureTable] = {}
     for extractor in extractors:
         if hasattr(extractor, "push"):

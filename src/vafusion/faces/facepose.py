@@ -1,0 +1,332 @@
+"""The "facepose" feature set: OpenFace-compatible head pose, gaze, landmarks, AUs, geometry.
+
+:class:`FacePoseExtractor` is a frame consumer of :func:`vafusion.features.pipeline.extract_features`:
+it receives every frame's :class:`~vafusion.faces.types.FaceObservation` list, buffers
+meshes per track, and computes features in vectorised chunks of ``chunk_frames`` frames per
+track (so the per-frame cost during decoding is a copy).
+
+Running neutral
+    Per track, every ``neutral_stride``-th pose-normalised mesh is kept in a reservoir of
+    the last ``neutral_window`` samples. When a chunk is processed its own samples are added
+    first, then the neutral mesh is the element-wise median of the reservoir and the
+    neutral AU measures the median of the reservoir's measures. So the neutral of a frame
+    depends on the track's frames up to the end of its chunk (a look-ahead of at most
+    ``chunk_frames`` frames); it is robust as long as the face is closer to neutral than
+    to any single expression most of the time.
+
+Output
+    Long form (see :mod:`vafusion.faces.subjects`): one row per frame per face present, or
+    a single invalid row with ``face_id = -1`` for a frame without a face. Invalid rows are
+    NaN in every column. ``meta`` holds ``version``, ``tracks``, ``n_frames``, ``frame_width``,
+    ``frame_height``, ``focal_length``, ``valid_column = "face_valid"`` and the config.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from vafusion.config import config_hash, config_to_dict
+from vafusion.errors import ConfigError
+from vafusion.faces.align import aligned_path, write_aligned
+from vafusion.faces.aus import au_intensities, au_measures
+from vafusion.faces.columns import FACEPOSE_VERSION, N_GEOMETRY, facepose_columns
+from vafusion.faces.expression_pca import N_MESH, project
+from vafusion.faces.geometry import IBUG68_FROM_MESH
+from vafusion.faces.pose import (
+    EYE_LANDMARKS,
+    camera_points,
+    default_focal,
+    fit_pose,
+    gaze,
+    normalise_mesh,
+)
+from vafusion.faces.subjects import TrackStats
+from vafusion.faces.tracker import TrackerConfig
+from vafusion.faces.types import FaceObservation
+from vafusion.features.base import FeatureTable
+from vafusion.io.media import VideoFrame, VideoInfo
+from vafusion.log import get_logger
+
+log = get_logger("faces")
+
+
+@dataclass(frozen=True)
+class FacePoseConfig:
+    """Settings of the facepose feature set.
+
+    Attributes
+    ----------
+    tracker : TrackerConfig
+        Face detection/tracking settings (used when the pipeline creates the tracker).
+    focal_length : float
+        Camera focal length in pixels of the original frame; 0 = OpenFace's default
+        ``500 * (W / 640 + H / 480) / 2``.
+    chunk_frames : int
+        Frames per track processed together (bounds the neutral's look-ahead).
+    neutral_window : int
+        Samples kept in a track's neutral reservoir.
+    neutral_stride : int
+        One sample every this many frames of a track.
+    aligned_dir : str
+        If set, aligned crops are written to ``<aligned_dir>/<video stem>/<00001>.jpg``
+        (face 0; ``<stem>_face<k>`` for other tracks). Not part of the config hash.
+    """
+
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    focal_length: float = 0.0
+    chunk_frames: int = 256
+    neutral_window: int = 300
+    neutral_stride: int = 3
+    aligned_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.focal_length < 0:
+            raise ConfigError("facepose.focal_length must be >= 0 (0: default)")
+        if self.chunk_frames < 16 or self.neutral_window < 8 or self.neutral_stride < 1:
+            raise ConfigError(
+                "facepose.chunk_frames >= 16, neutral_window >= 8, neutral_stride >= 1"
+            )
+
+
+@dataclass
+class _TrackBuffer:
+    frames: list = field(default_factory=list)
+    meshes: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    seen: int = 0  # frames of this track already processed
+    neutral_meshes: deque = field(default_factory=deque)
+    neutral_measures: deque = field(default_factory=deque)
+
+
+class FacePoseExtractor:
+    """OpenFace-style "FacePose" features of every tracked face (see module docstring).
+
+    Parameters
+    ----------
+    config : FacePoseConfig, optional
+    """
+
+    name = "facepose"
+    needs_faces = True
+
+    def __init__(self, config: FacePoseConfig | None = None) -> None:
+        self.config = config or FacePoseConfig()
+        self.columns = facepose_columns()
+        self.tracker_config = self.config.tracker
+        self._reset(None)
+
+    def config_hash(self) -> str:
+        """Hash of the settings that change the features (``aligned_dir`` excluded)."""
+        return config_hash(dataclasses.replace(self.config, aligned_dir=""))
+
+    # ---------------------------------------------------------------- consumer protocol
+    def _reset(self, path) -> None:
+        self._path = path
+        self._buffers: dict[int, _TrackBuffer] = {}
+        self._rows: list[tuple[np.ndarray, int, np.ndarray]] = []
+        self._stats = TrackStats()
+        self._size: tuple[int, int] | None = None
+
+    def begin(self, path: str | os.PathLike, max_side: int | None) -> None:
+        """Start a new video."""
+        self._reset(path)
+
+    def push(self, frame: VideoFrame, faces: list[FaceObservation]) -> None:
+        """Buffer the faces of one frame (features are computed per chunk)."""
+        if self._size is None:
+            h, w = frame.image.shape[:2]
+            self._size = (int(round(w / frame.scale)), int(round(h / frame.scale)))
+        self._stats.add(frame.index, faces)
+        for face in faces:
+            buf = self._buffers.setdefault(face.face_id, _TrackBuffer())
+            buf.frames.append(frame.index)
+            buf.meshes.append(np.asarray(face.landmarks, dtype=np.float32))
+            buf.scores.append(float(face.score))
+            if len(buf.frames) >= self.config.chunk_frames:
+                self._flush(face.face_id)
+            if self.config.aligned_dir and self._path is not None:
+                stem = Path(self._path).stem
+                dest = aligned_path(self.config.aligned_dir, stem, frame.index, face.face_id)
+                write_aligned(dest, face.aligned)
+
+    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+        """Finish the video: long-form table (see module docstring)."""
+        for fid in list(self._buffers):
+            self._flush(fid)
+        n = len(timestamps)
+        d = len(self.columns)
+        frames_l, fids_l, vals_l = [], [], []
+        present = np.zeros(n, dtype=bool)
+        for frames, fid, values in self._rows:
+            frames_l.append(frames)
+            fids_l.append(np.full(len(frames), fid, dtype=np.int64))
+            vals_l.append(values)
+            present[frames] = True
+        empty = np.flatnonzero(~present)
+        frames_l.append(empty)
+        fids_l.append(np.full(len(empty), -1, dtype=np.int64))
+        vals_l.append(np.full((len(empty), d), np.nan, dtype=np.float32))
+        frame = np.concatenate(frames_l).astype(np.int64)
+        fid = np.concatenate(fids_l)
+        values = np.concatenate(vals_l).astype(np.float32)
+        order = np.lexsort((fid, frame))
+        frame, fid, values = frame[order], fid[order], values[order]
+        width, height = self._size or (info.width, info.height)
+        tracks = self._stats.summaries()
+        if not tracks:
+            log.warning("%s: no face found in any of its %d frames", info.path, n)
+        meta = {
+            "version": FACEPOSE_VERSION,
+            "valid_column": "face_valid",
+            "n_frames": n,
+            "frame_width": width,
+            "frame_height": height,
+            "focal_length": self.config.focal_length or default_focal(width, height),
+            "tracks": tracks,
+            "config": config_to_dict(self.config),
+            "config_hash": self.config_hash(),
+        }
+        self._reset(None)
+        return FeatureTable(
+            name=self.name,
+            frame=frame,
+            timestamp=np.asarray(timestamps, dtype=np.float64)[frame],
+            values=values,
+            columns=list(self.columns),
+            valid=fid >= 0,
+            face_id=fid,
+            meta=meta,
+        )
+
+    # ---------------------------------------------------------------- computation
+    def _flush(self, face_id: int) -> None:
+        buf = self._buffers[face_id]
+        if not buf.frames:
+            return
+        frames = np.asarray(buf.frames, dtype=np.int64)
+        meshes = np.stack(buf.meshes).astype(np.float64)
+        scores = np.asarray(buf.scores)
+        start = buf.seen
+        buf.seen += len(frames)
+        buf.frames, buf.meshes, buf.scores = [], [], []
+        values = compute_facepose(meshes, scores, self._size, self.config, buf, first_index=start)
+        self._rows.append((frames, face_id, values))
+
+
+def update_neutral(
+    state: _TrackBuffer,
+    norm: np.ndarray,
+    measures: np.ndarray,
+    config: FacePoseConfig,
+    first_index: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add a chunk's samples to a track's reservoir and return the running neutral.
+
+    Parameters
+    ----------
+    state : _TrackBuffer
+        The track's state (updated in place).
+    norm : numpy.ndarray, shape (B, 468, 3)
+        Pose-normalised meshes of the chunk.
+    measures : numpy.ndarray, shape (B, 17)
+        Their AU measures.
+    config : FacePoseConfig
+    first_index : int
+        Index of the chunk's first mesh within the track.
+
+    Returns
+    -------
+    neutral : numpy.ndarray, shape (468, 3)
+    neutral_measures : numpy.ndarray, shape (17,)
+    """
+    take = np.flatnonzero((np.arange(len(norm)) + first_index) % config.neutral_stride == 0)
+    for i in take:
+        state.neutral_meshes.append(norm[i].astype(np.float32))
+        state.neutral_measures.append(measures[i])
+    while len(state.neutral_meshes) > config.neutral_window:
+        state.neutral_meshes.popleft()
+        state.neutral_measures.popleft()
+    if not state.neutral_meshes:  # a chunk shorter than the stride phase: its own median
+        return np.median(norm, axis=0), np.median(measures, axis=0)
+    return (
+        np.median(np.stack(state.neutral_meshes), axis=0),
+        np.median(np.stack(state.neutral_measures), axis=0),
+    )
+
+
+def compute_facepose(
+    meshes: np.ndarray,
+    scores: np.ndarray,
+    size: tuple[int, int],
+    config: FacePoseConfig,
+    state: _TrackBuffer | None = None,
+    first_index: int = 0,
+) -> np.ndarray:
+    """Facepose rows for a chunk of one track's meshes.
+
+    Parameters
+    ----------
+    meshes : numpy.ndarray, shape (B, 478, 3)
+        Consecutive meshes of one track in original-frame pixels.
+    scores : numpy.ndarray, shape (B,)
+        Tracker confidences.
+    size : tuple of int
+        Original frame ``(width, height)``.
+    config : FacePoseConfig
+    state : optional
+        The track's running-neutral state (updated in place); a fresh one when None.
+    first_index : int
+        Index of the chunk's first mesh within the track (sampling phase).
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, D), float32
+        Columns :func:`~vafusion.faces.columns.facepose_columns`.
+    """
+    state = state if state is not None else _TrackBuffer()
+    width, height = size
+    focal = config.focal_length or None
+    fit = fit_pose(meshes, width, height, focal)
+    norm = normalise_mesh(meshes[:, :N_MESH], fit)
+    measures = au_measures(norm)
+    neutral, neutral_m = update_neutral(state, norm, measures, config, first_index)
+    aus = au_intensities(measures, neutral_m)
+    geom = project(norm - neutral[None], N_GEOMETRY)
+    g0, g1, angles = gaze(meshes, fit)
+    eye2d = meshes[:, np.asarray(EYE_LANDMARKS), :2]
+    eye3d = camera_points(meshes, fit, EYE_LANDMARKS)
+    lm2d = meshes[:, np.asarray(IBUG68_FROM_MESH), :2]
+    lm3d = camera_points(meshes, fit, IBUG68_FROM_MESH)
+    b = len(meshes)
+    confidence = np.clip(scores, 0.0, 1.0) * np.exp(-np.maximum(fit.residual - 3.0, 0.0) / 3.0)
+    parts = [
+        confidence[:, None],
+        np.ones((b, 1)),
+        g0,
+        g1,
+        angles,
+        eye2d[:, :, 0],
+        eye2d[:, :, 1],
+        eye3d[:, :, 0],
+        eye3d[:, :, 1],
+        eye3d[:, :, 2],
+        fit.translation,
+        fit.euler,
+        lm2d[:, :, 0],
+        lm2d[:, :, 1],
+        lm3d[:, :, 0],
+        lm3d[:, :, 1],
+        lm3d[:, :, 2],
+        fit.scale[:, None],
+        fit.euler,
+        fit.shift[:, :2],
+        geom,
+        aus,
+    ]
+    return np.concatenate(parts, axis=1).astype(np.float32)

@@ -1,0 +1,224 @@
+"""Subject selection over long-form face tables: ``main``, ``left``, ``right``, an id, ``all``.
+
+Long form (what face extractors return)
+    One row per decoded frame *per face track present in it* (``face_id`` >= 0); a frame
+    with no face has a single row with ``face_id = -1``, ``valid = False`` and NaN values.
+    So every decoded frame appears at least once, and ``meta["tracks"]`` holds per-track
+    summaries (see :class:`TrackStats`).
+
+Dense form (what training and export use)
+    :func:`select_face` returns one row per decoded frame for one subject (``face_valid``
+    0 and NaN where that face is absent), or, with ``"all"``, one row per frame per track.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vafusion.errors import ConfigError
+from vafusion.features.base import FeatureTable
+from vafusion.log import get_logger
+
+log = get_logger("faces")
+
+#: A track shorter than this share of the longest track is ignored by left/right/main.
+MIN_TRACK_SHARE = 0.1
+
+
+@dataclass
+class TrackStats:
+    """Accumulates per-track summaries from a stream of face observations.
+
+    Use ``add(frame_index, faces)`` for every frame, then :meth:`summaries` for
+    ``meta["tracks"]``. Face extractors other than facepose can use it too.
+    """
+
+    _n: dict = field(default_factory=dict)
+    _area: dict = field(default_factory=dict)
+    _cx: dict = field(default_factory=dict)
+    _cy: dict = field(default_factory=dict)
+    _first: dict = field(default_factory=dict)
+    _last: dict = field(default_factory=dict)
+
+    def add(self, frame_index: int, faces) -> None:
+        """Record the faces (``FaceObservation`` list) of one frame."""
+        for f in faces:
+            x0, y0, x1, y1 = (float(v) for v in f.bbox)
+            k = int(f.face_id)
+            self._n[k] = self._n.get(k, 0) + 1
+            self._area[k] = self._area.get(k, 0.0) + (x1 - x0) * (y1 - y0)
+            self._cx[k] = self._cx.get(k, 0.0) + 0.5 * (x0 + x1)
+            self._cy[k] = self._cy.get(k, 0.0) + 0.5 * (y0 + y1)
+            self._first.setdefault(k, int(frame_index))
+            self._last[k] = int(frame_index)
+
+    def summaries(self) -> list[dict]:
+        """Per-track summaries sorted by id.
+
+        Returns
+        -------
+        list of dict
+            Keys ``face_id, frames, first_frame, last_frame, mean_area`` (px^2),
+            ``mean_cx, mean_cy`` (px, original frame).
+        """
+        out = []
+        for k in sorted(self._n):
+            n = self._n[k]
+            out.append(
+                {
+                    "face_id": k,
+                    "frames": n,
+                    "first_frame": self._first[k],
+                    "last_frame": self._last[k],
+                    "mean_area": self._area[k] / n,
+                    "mean_cx": self._cx[k] / n,
+                    "mean_cy": self._cy[k] / n,
+                }
+            )
+        return out
+
+
+def _summaries(table: FeatureTable) -> list[dict]:
+    tracks = table.meta.get("tracks")
+    if tracks is not None:
+        return list(tracks)
+    # fall back to row counts (no geometry known): left/right then need meta
+    ids, counts = np.unique(table.face_id[table.face_id >= 0], return_counts=True)
+    return [{"face_id": int(i), "frames": int(c)} for i, c in zip(ids, counts, strict=True)]
+
+
+def choose_track(table: FeatureTable, how: str | int) -> int | None:
+    """The face id that ``how`` designates, or None when the table has no face.
+
+    Parameters
+    ----------
+    table : FeatureTable
+        Long-form face table.
+    how : {"main", "left", "right"} or int
+        ``main``: the track with the largest total face area over time (frames present
+        x mean area; frames present alone when areas are unknown). ``left`` / ``right``:
+        the track whose mean centre is left-most / right-most in the image. Tracks shorter
+        than 10 % of the longest are ignored by all three.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown ``how`` or an id absent from the table.
+    """
+    tracks = _summaries(table)
+    if isinstance(how, (int, np.integer)) and not isinstance(how, bool):
+        known = {t["face_id"] for t in tracks}
+        if int(how) not in known:
+            raise ConfigError(f"face id {how} not in this video (known: {sorted(known) or 'none'})")
+        return int(how)
+    if not tracks:
+        return None
+    longest = max(t["frames"] for t in tracks)
+    cands = [t for t in tracks if t["frames"] >= MIN_TRACK_SHARE * longest]
+    if how == "main":
+        best = max(cands, key=lambda t: (t["frames"] * t.get("mean_area", 1.0), -t["face_id"]))
+    elif how in ("left", "right"):
+        if any("mean_cx" not in t for t in cands):
+            raise ConfigError("left/right selection needs meta['tracks'] with mean_cx")
+        sign = 1.0 if how == "left" else -1.0
+        best = min(cands, key=lambda t: (sign * t["mean_cx"], t["face_id"]))
+    else:
+        raise ConfigError(f"face selection must be main, left, right, all or an id, not {how!r}")
+    return int(best["face_id"])
+
+
+def _frame_axis(
+    table: FeatureTable, n_frames: int | None, timestamps: np.ndarray | None
+) -> tuple[int, np.ndarray]:
+    if timestamps is not None:
+        ts = np.asarray(timestamps, dtype=np.float64)
+        return len(ts), ts
+    n = int(n_frames if n_frames is not None else table.meta.get("n_frames", 0))
+    if n <= 0 and table.n_rows:
+        n = int(table.frame.max()) + 1
+    ts = np.full(n, np.nan)
+    ts[table.frame] = table.timestamp
+    if np.isnan(ts).any():
+        raise ConfigError("timestamps missing for some frames: pass timestamps=")
+    return n, ts
+
+
+def _dense_for(table: FeatureTable, face_id: int | None, n: int, ts: np.ndarray) -> FeatureTable:
+    values = np.full((n, table.dim), np.nan, dtype=np.float32)
+    valid = np.zeros(n, dtype=bool)
+    fid = np.full(n, -1, dtype=np.int64)
+    if face_id is not None:
+        rows = np.flatnonzero(table.face_id == face_id)
+        frames = table.frame[rows]
+        values[frames] = table.values[rows]
+        valid[frames] = table.valid[rows]
+        fid[frames] = face_id
+    meta = dict(table.meta)
+    meta["selected_face"] = face_id
+    return FeatureTable(
+        name=table.name,
+        frame=np.arange(n),
+        timestamp=ts,
+        values=values,
+        columns=list(table.columns),
+        valid=valid,
+        face_id=fid,
+        meta=meta,
+    )
+
+
+def select_face(
+    table: FeatureTable,
+    n_frames: int | None = None,
+    timestamps: np.ndarray | None = None,
+    how: str | int = "main",
+) -> FeatureTable:
+    """Dense per-frame table of one subject (or of every track with ``"all"``).
+
+    Parameters
+    ----------
+    table : FeatureTable
+        Long-form face table (any face extractor's output, see the module docstring).
+    n_frames : int, optional
+        Number of decoded frames; default ``table.meta["n_frames"]``.
+    timestamps : numpy.ndarray, shape (n_frames,), optional
+        Frame times; default taken from the table (every frame has at least one row).
+    how : {"main", "left", "right", "all"} or int
+        See :func:`choose_track`. ``"all"``: one row per frame per track, ordered by
+        frame then ``face_id``.
+
+    Returns
+    -------
+    FeatureTable
+        ``n_frames`` rows (``n_frames * n_tracks`` for ``"all"``, at least ``n_frames``).
+        Rows where the face is absent have ``valid = False``, NaN values, ``face_id = -1``.
+        ``meta["selected_face"]`` records the chosen id.
+    """
+    if table.face_id is None:
+        raise ConfigError(f"table {table.name!r} has no face_id: not a face table")
+    n, ts = _frame_axis(table, n_frames, timestamps)
+    if how == "all":
+        ids = [t["face_id"] for t in _summaries(table)]
+        if not ids:
+            return _dense_for(table, None, n, ts)
+        parts = [_dense_for(table, i, n, ts) for i in ids]
+        order = np.lexsort((np.repeat(np.arange(len(ids)), n), np.tile(np.arange(n), len(ids))))
+        fid = np.repeat(np.asarray(ids, dtype=np.int64), n)
+        meta = dict(table.meta)
+        meta["selected_face"] = "all"
+        return FeatureTable(
+            name=table.name,
+            frame=np.tile(np.arange(n), len(ids))[order],
+            timestamp=np.tile(ts, len(ids))[order],
+            values=np.concatenate([p.values for p in parts])[order],
+            columns=list(table.columns),
+            valid=np.concatenate([p.valid for p in parts])[order],
+            face_id=fid[order],
+            meta=meta,
+        )
+    face_id = choose_track(table, how)
+    if face_id is None:
+        log.warning("%s: no face in this video; every row is invalid", table.name)
+    return _dense_for(table, face_id, n, ts)

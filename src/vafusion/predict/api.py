@@ -1,0 +1,393 @@
+"""``predict``: videos -> per-frame valence/arousal tables, plots, reports, summaries.
+
+Output files of one video (``<stem>`` is the file name without extension, made safe so
+that it cannot leave the output folder), all written atomically (temp file + rename):
+
+``<stem>.csv``
+    ``frame, timestamp, face_id, face_valid, valence, arousal``: one row per decoded frame
+    per reported face; valence/arousal empty (NaN) where the face is not seen.
+``<stem>.png``
+    Valence and arousal over time (face-missing spans shaded) and the circumplex path.
+``<stem>.html``
+    Self-contained report (no network, no script).
+``<stem>.json``
+    Summary: video facts, per-face statistics, stress summary, processing statistics.
+``<stem>_overlay.mp4``
+    With ``overlay=True``: the video with the face box and a valence-arousal gauge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vafusion import __version__
+from vafusion.errors import ConfigError, VafusionError
+from vafusion.log import get_logger
+from vafusion.predict.subjects import parse_face
+from vafusion.predict.types import VideoPrediction
+from vafusion.report.files import atomic_write_bytes, atomic_write_text, confined, safe_stem
+from vafusion.report.stress import StressConfig, stress_summary
+
+log = get_logger("predict")
+
+
+@dataclass
+class VideoResult:
+    """Outcome for one video of a :func:`predict_to_folder` call.
+
+    Attributes
+    ----------
+    video : str
+    stem : str
+        Safe file stem used for the outputs.
+    prediction : VideoPrediction or None
+        None if the video failed.
+    outputs : dict of str to Path
+        ``csv``, ``png``, ``html``, ``json`` (and ``overlay``) paths.
+    error : str or None
+        One-line error naming the file, if it failed.
+    """
+
+    video: str
+    stem: str
+    prediction: VideoPrediction | None = None
+    outputs: dict[str, Path] = field(default_factory=dict)
+    error: str | None = None
+
+
+def load_model(model: Any = "default"):
+    """The model to predict with.
+
+    Parameters
+    ----------
+    model : "default", a path, or a model object
+        ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
+        ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
+        object with ``predict_video`` is returned as is.
+
+    Raises
+    ------
+    ModelError
+        If the checkpoint cannot be loaded.
+    """
+    if hasattr(model, "predict_video"):
+        return model
+    if model is None or str(model) == "default":
+        from vafusion.predict.default_model import DefaultModel
+
+        return DefaultModel()
+    from vafusion.predict.checkpoint_model import CheckpointModel
+
+    return CheckpointModel(model)
+
+
+@contextmanager
+def _torch_threads(n: int):
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(max(1, n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _unique_stems(videos: Sequence[Path]) -> list[str]:
+    seen: dict[str, int] = {}
+    stems = []
+    for v in videos:
+        stem = safe_stem(Path(v).stem)
+        k = seen.get(stem, 0)
+        seen[stem] = k + 1
+        stems.append(stem if k == 0 else f"{stem}_{k + 1}")
+    return stems
+
+
+def predict(
+    videos: str | os.PathLike | Sequence[str | os.PathLike],
+    out: str | os.PathLike | None = None,
+    model: Any = "default",
+    face: str | int = "main",
+    overlay: bool = False,
+    *,
+    jobs: int | None = None,
+    stress: StressConfig | None = None,
+):
+    """Predict per-frame valence and arousal of one or several videos.
+
+    Parameters
+    ----------
+    videos : path or sequence of paths
+        Video files (any container/codec FFmpeg reads).
+    out : path, optional
+        If given, write ``<stem>.csv/.png/.html/.json`` there (see the module docstring).
+    model : "default", path or model object
+        See :func:`load_model`. Loaded once and shared by all videos.
+    face : {"main", "left", "right", "all"} or int
+        Which face(s) to report.
+    overlay : bool
+        Also write ``<stem>_overlay.mp4`` (needs ``out``).
+    jobs : int, optional
+        Videos processed in parallel (default: up to the number of cores).
+    stress : StressConfig, optional
+        Thresholds of the stress summary.
+
+    Returns
+    -------
+    pandas.DataFrame or dict of str to pandas.DataFrame
+        For one video, a DataFrame indexed by time (seconds) with columns ``frame,
+        timestamp, face_id, face_valid, valence, arousal``; for a sequence, a dict from
+        video path to such a DataFrame.
+
+    Raises
+    ------
+    VafusionError
+        If a video cannot be processed (after the others were processed).
+
+    Examples
+    --------
+    >>> df = predict("meeting.mp4")  # doctest: +SKIP
+    >>> df[["valence", "arousal"]].mean()  # doctest: +SKIP
+    """
+    single = isinstance(videos, (str, os.PathLike))
+    paths = [Path(videos)] if single else [Path(v) for v in videos]
+    if overlay and out is None:
+        raise ConfigError("overlay=True needs an output folder (out=...)")
+    results = run_predictions(paths, out, model, face, overlay, jobs=jobs, stress=stress)
+    failed = [r for r in results if r.error]
+    if failed:
+        raise VafusionError("; ".join(r.error for r in failed))
+    frames = {r.video: r.prediction.to_frame() for r in results if r.prediction is not None}
+    return next(iter(frames.values())) if single else frames
+
+
+def predict_to_folder(
+    videos: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    model: Any = "default",
+    face: str | int = "main",
+    overlay: bool = False,
+    *,
+    jobs: int | None = None,
+    stress: StressConfig | None = None,
+) -> list[VideoResult]:
+    """Like :func:`predict` with ``out`` but never raises for a bad video.
+
+    Returns
+    -------
+    list of VideoResult
+        In input order; failed videos have ``error`` set and their outputs are not written.
+    """
+    return run_predictions(
+        [Path(v) for v in videos], out, model, face, overlay, jobs=jobs, stress=stress
+    )
+
+
+def run_predictions(
+    paths: list[Path],
+    out: str | os.PathLike | None,
+    model: Any,
+    face: str | int,
+    overlay: bool,
+    *,
+    jobs: int | None = None,
+    stress: StressConfig | None = None,
+) -> list[VideoResult]:
+    """Shared engine of :func:`predict` and :func:`predict_to_folder`."""
+    face = parse_face(face)
+    out_dir = Path(out) if out is not None else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    stems = _unique_stems(paths)
+    t0 = time.perf_counter()
+    model = load_model(model)
+    load_s = getattr(model, "load_s", time.perf_counter() - t0)
+    n_jobs = max(1, min(len(paths), jobs or (os.cpu_count() or 1)))
+
+    def one(i: int) -> VideoResult:
+        res = VideoResult(video=str(paths[i]), stem=stems[i])
+        try:
+            pred = model.predict_video(paths[i], face=face)
+            pred.stats["model_load_s"] = load_s
+            for w in pred.warnings:
+                log.warning("%s: %s", paths[i], w)
+            res.prediction = pred
+            if out_dir is not None:
+                res.outputs = write_outputs(pred, out_dir, stems[i], model, face, stress, overlay)
+        except VafusionError as exc:
+            res.error = str(exc) if exc.path else f"{paths[i]}: {exc}"
+            log.debug("%s", res.error)
+        return res
+
+    # one core for torch per worker: the face tracker and the expression network of a
+    # video already run in two threads, and several videos run side by side
+    with _torch_threads(1):
+        if n_jobs == 1:
+            return [one(i) for i in range(len(paths))]
+        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
+            return list(pool.map(one, range(len(paths))))
+
+
+def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
+    def stat(fn, x):
+        return float(fn(x)) if len(x) else None
+
+    v, a = va[valid, 0], va[valid, 1]
+    return {
+        "frames": int(len(valid)),
+        "valid_frames": int(valid.sum()),
+        "valid_share": float(valid.mean()) if len(valid) else 0.0,
+        "valence_mean": stat(np.mean, v),
+        "valence_sd": stat(np.std, v),
+        "valence_min": stat(np.min, v),
+        "valence_max": stat(np.max, v),
+        "arousal_mean": stat(np.mean, a),
+        "arousal_sd": stat(np.std, a),
+        "arousal_min": stat(np.min, a),
+        "arousal_max": stat(np.max, a),
+    }
+
+
+def _moments(va: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[dict[str, Any]]:
+    if not valid.any():
+        return []
+    idx = np.flatnonzero(valid)
+    picks = [
+        ("most positive", idx[np.argmax(va[idx, 0])]),
+        ("most negative", idx[np.argmin(va[idx, 0])]),
+        ("most aroused", idx[np.argmax(va[idx, 1])]),
+    ]
+    return [
+        {
+            "label": label,
+            "frame": int(i),
+            "timestamp": float(t[i]),
+            "valence": float(va[i, 0]),
+            "arousal": float(va[i, 1]),
+        }
+        for label, i in picks
+    ]
+
+
+def build_summary(
+    pred: VideoPrediction,
+    model: Any,
+    face: str | int,
+    stress: StressConfig | None = None,
+) -> dict[str, Any]:
+    """JSON summary of one prediction (what ``<stem>.json`` holds).
+
+    Returns
+    -------
+    dict
+        ``video, n_frames, duration_s, fps, face_selection, model, faces`` (each with
+        ``face_id, stats, stress, thumbnails``), ``processing``, ``warnings``.
+    """
+    info, t = pred.info, pred.timestamps
+    faces = []
+    for fc in pred.faces:
+        faces.append(
+            {
+                "face_id": fc.face_id,
+                "stats": _face_stats(fc.va, fc.valid),
+                "stress": stress_summary(t, fc.va[:, 0], fc.va[:, 1], stress),
+                "thumbnails": _moments(fc.va, fc.valid, t),
+            }
+        )
+    process_s = float(pred.stats.get("process_s", 0.0))
+    describe = model.describe() if hasattr(model, "describe") else {"name": str(model)}
+    return {
+        "video": Path(info.path).name,
+        "n_frames": int(info.n_frames),
+        "duration_s": float(info.duration_s),
+        "fps": float(info.fps),
+        "width": int(info.width),
+        "height": int(info.height),
+        "face_selection": str(face),
+        "model": describe,
+        "faces": faces,
+        "processing": {
+            **{k: v for k, v in pred.stats.items() if isinstance(v, (int, float))},
+            "realtime_factor": (info.duration_s / process_s) if process_s > 0 else None,
+        },
+        "warnings": list(pred.warnings),
+        "vafusion_version": __version__,
+    }
+
+
+def write_outputs(
+    pred: VideoPrediction,
+    out_dir: Path,
+    stem: str,
+    model: Any,
+    face: str | int = "main",
+    stress: StressConfig | None = None,
+    overlay: bool = False,
+) -> dict[str, Path]:
+    """Write the CSV, PNG, HTML and JSON (and overlay MP4) of one prediction.
+
+    Returns
+    -------
+    dict of str to Path
+    """
+    from vafusion.report.frames import crop_face, grab_frames, jpeg_bytes
+    from vafusion.report.html import data_uri, render_report
+    from vafusion.report.plots import minute_figure, va_figure
+
+    t0 = time.perf_counter()
+    stem = safe_stem(stem)
+    paths = {ext: confined(out_dir, f"{stem}.{ext}") for ext in ("csv", "png", "html", "json")}
+    df = pred.to_frame()
+    atomic_write_text(paths["csv"], df.to_csv(index=False, na_rep="NaN", float_format="%.5f"))
+    png = va_figure(df.reset_index(drop=True), title=Path(pred.info.path).name)
+    atomic_write_bytes(paths["png"], png)
+    summary = build_summary(pred, model, face, stress)
+    # thumbnails of the key moments (a few frames fetched again by seeking)
+    wanted = [th["timestamp"] for f in summary["faces"] for th in f["thumbnails"]]
+    grabbed = grab_frames(pred.info.path, wanted)
+    html_summary = json.loads(json.dumps(summary))
+    for fsum, fc in zip(html_summary["faces"], pred.faces, strict=True):
+        for th in fsum["thumbnails"]:
+            got = grabbed.get(th["timestamp"])
+            if got is not None:
+                image, scale = got
+                th["uri"] = data_uri(
+                    jpeg_bytes(crop_face(image, fc.bbox[th["frame"]], scale)), "image/jpeg"
+                )
+        fsum["thumbnails"] = [th for th in fsum["thumbnails"] if "uri" in th]
+        mp = minute_figure(fsum["stress"]["per_minute"])
+        if mp is not None and len(fsum["stress"]["per_minute"]) > 1:
+            fsum["minute_plot_uri"] = data_uri(mp, "image/png")
+    summary["processing"]["report_s"] = time.perf_counter() - t0
+    html_summary["processing"] = summary["processing"]
+    atomic_write_text(paths["html"], render_report(html_summary, png))
+    if overlay:
+        from vafusion.predict.overlay import write_overlay
+
+        paths["overlay"] = write_overlay(pred, confined(out_dir, f"{stem}_overlay.mp4"))
+    atomic_write_text(paths["json"], json.dumps(_jsonable(summary), indent=2) + "\n")
+    return paths
+
+
+def _jsonable(obj: Any) -> Any:
+    """Replace NaN/inf floats by None so the JSON is strict."""
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    return obj

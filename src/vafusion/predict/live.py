@@ -1,0 +1,312 @@
+"""Live mode: a camera, a network stream or a file played at real-time pace -> JSON lines.
+
+Design (bounded latency)
+------------------------
+* A **decoder thread** reads the source with PyAV and puts each decoded frame into a
+  one-frame **latest-frame slot**, overwriting the previous one if it was not taken yet
+  (that frame is *dropped*, counted, never queued). With ``realtime=True`` (files) it
+  waits until each frame's presentation time, as a live source would deliver it.
+* The **caller's thread** takes the newest frame, tracks faces, classifies the crops,
+  maps them to valence/arousal (the default model), smooths causally, and writes one JSON
+  line per face per processed frame. So the output never falls behind the source by more
+  than about one processing time plus the source's own buffering.
+* Ctrl-C (``KeyboardInterrupt``), ``stop`` being set, ``max_seconds`` or the end of the
+  stream ends it cleanly; statistics go to the log.
+
+Each line: ``{"timestamp": s, "face_id": id|null, "valence": v|null, "arousal": a|null,
+"latency_s": s, "dropped": n}`` where ``timestamp`` is on the source's time axis (0 =
+first frame) and ``latency_s`` the time from the frame leaving the decoder to its line
+being written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from vafusion.errors import ConfigError, MediaError
+from vafusion.io.media import VideoFrame
+from vafusion.log import get_logger
+
+log = get_logger("live")
+
+#: Options for network sources: small probe, no demuxer buffering.
+NETWORK_OPTIONS = {
+    "fflags": "nobuffer",
+    "flags": "low_delay",
+    "probesize": "32768",
+    "analyzeduration": "200000",
+    "rw_timeout": "10000000",
+}
+
+
+@dataclass
+class LiveStats:
+    """What a live run did.
+
+    Attributes
+    ----------
+    decoded, processed, dropped : int
+        Frames decoded, processed and skipped (overwritten in the slot).
+    latencies : list of float
+        Per processed frame, seconds from decode to output.
+    """
+
+    decoded: int = 0
+    processed: int = 0
+    dropped: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-compatible statistics (latency mean / p95 / max in seconds)."""
+        lat = np.asarray(self.latencies) if self.latencies else np.zeros(1)
+        return {
+            "decoded": self.decoded,
+            "processed": self.processed,
+            "dropped": self.dropped,
+            "latency_mean_s": float(lat.mean()),
+            "latency_p95_s": float(np.percentile(lat, 95)),
+            "latency_max_s": float(lat.max()),
+        }
+
+
+class LatestFrameSlot:
+    """A one-item mailbox: ``put`` overwrites, ``get`` waits for the newest item."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: Any = None
+        self._closed = False
+        self.overwritten = 0
+
+    def put(self, item: Any) -> None:
+        """Store ``item``, replacing (dropping) an untaken one."""
+        with self._cond:
+            if self._item is not None:
+                self.overwritten += 1
+            self._item = item
+            self._cond.notify()
+
+    def close(self) -> None:
+        """No more items will come (``get`` returns None once empty)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def get(self, timeout: float = 0.2) -> tuple[bool, Any]:
+        """Return ``(alive, item)``; ``item`` None on timeout; ``alive`` False when closed."""
+        with self._cond:
+            if self._item is None and not self._closed:
+                self._cond.wait(timeout)
+            item, self._item = self._item, None
+            return (item is not None or not self._closed), item
+
+
+def open_source(source: str):
+    """Open a live source with PyAV.
+
+    Parameters
+    ----------
+    source : str
+        ``/dev/videoN`` or an integer N (camera, V4L2), a URL (``rtsp://``, ``http://``,
+        ``udp://``, ``tcp://``...), or a file path.
+
+    Raises
+    ------
+    MediaError
+        If it cannot be opened or has no video stream.
+    """
+    import av
+
+    src = str(source)
+    kwargs: dict[str, Any] = {"metadata_errors": "ignore"}
+    if src.isdigit() or src.startswith("/dev/video"):
+        src = f"/dev/video{src}" if src.isdigit() else src
+        kwargs["format"] = "v4l2"
+    elif "://" in src:
+        kwargs["options"] = dict(NETWORK_OPTIONS)
+        kwargs["timeout"] = 10.0
+    elif not Path(src).exists():
+        raise MediaError("no such file, camera or URL", src)
+    try:
+        container = av.open(src, **kwargs)
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"cannot open live source ({exc})", src) from None
+    if not container.streams.video:
+        container.close()
+        raise MediaError("no video stream", src)
+    return container
+
+
+def _decoder(container, slot: LatestFrameSlot, stats: LiveStats, realtime: bool, stop) -> None:
+    import av
+
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    tb = float(stream.time_base) if stream.time_base else 1.0 / 90000
+    t0 = None
+    wall0 = None
+    last_t = -1.0
+    try:
+        for frame in container.decode(stream):
+            if stop.is_set():
+                break
+            t = (frame.pts * tb) if frame.pts is not None else last_t + 1 / 25
+            if t0 is None:
+                t0, wall0 = t, time.monotonic()
+            t -= t0
+            if t <= last_t:
+                t = last_t + 1e-6
+            last_t = t
+            if realtime:
+                delay = wall0 + t - time.monotonic()
+                if delay > 0:
+                    stop.wait(delay)
+                    if stop.is_set():
+                        break
+            stats.decoded += 1
+            slot.put((frame, t, time.monotonic()))
+    except av.error.FFmpegError as exc:
+        if not stop.is_set():
+            log.warning("live source ended with an error: %s", exc)
+    finally:
+        slot.close()
+
+
+def _to_video_frame(frame, index: int, t: float, max_side: int) -> VideoFrame:
+    from vafusion.io.media import _apply_rotation, _rotation_of, _target_size
+
+    w, h, scale = _target_size(frame.width, frame.height, max_side)
+    image = frame.to_ndarray(format="rgb24", width=w, height=h)
+    return VideoFrame(index, t, _apply_rotation(image, _rotation_of(frame)), scale)
+
+
+def run_live(
+    source: str,
+    model: Any = "default",
+    *,
+    realtime: bool = False,
+    output: IO[str] | None = None,
+    max_seconds: float | None = None,
+    stop: threading.Event | None = None,
+    max_side: int = 640,
+) -> LiveStats:
+    """Stream valence/arousal of a live source as JSON lines.
+
+    Parameters
+    ----------
+    source : str
+        Camera (``0``, ``/dev/video0``), stream URL, or file (use ``realtime=True``).
+    model : "default" or DefaultModel
+        Live mode runs the built-in default model (checkpoint models need whole windows).
+    realtime : bool
+        Pace a file at its frame rate (as a camera would deliver it).
+    output : text stream, optional
+        Where lines go (default stdout).
+    max_seconds : float, optional
+        Stop after this much wall time.
+    stop : threading.Event, optional
+        Set it to stop from another thread.
+    max_side : int
+        Frames are scaled to at most this side before face tracking.
+
+    Returns
+    -------
+    LiveStats
+    """
+    import torch
+
+    from vafusion.predict.api import load_model
+
+    torch.set_num_threads(1)  # one frame at a time: threads only add contention
+    mdl = load_model(model)
+    if not hasattr(mdl, "live_step"):
+        raise ConfigError("live mode supports the default model only")
+    output = output or sys.stdout
+    stop = stop or threading.Event()
+    tracker = mdl.new_tracker()
+    _warm_up(mdl, tracker)
+    container = open_source(source)
+    stats = LiveStats()
+    slot = LatestFrameSlot()
+    smoothers: dict[int, Any] = {}
+    thread = threading.Thread(
+        target=_decoder, args=(container, slot, stats, realtime, stop), daemon=True
+    )
+    t_start = time.monotonic()
+    thread.start()
+    index = 0
+    try:
+        while not stop.is_set():
+            if max_seconds is not None and time.monotonic() - t_start > max_seconds:
+                break
+            alive, item = slot.get()
+            if item is None:
+                if not alive:
+                    break
+                continue
+            frame, t, t_dec = item
+            vf = _to_video_frame(frame, index, t, max_side)
+            index += 1
+            faces = tracker.process(vf)
+            results = mdl.live_step(faces)
+            lines = []
+            now = time.monotonic()
+            seen = set()
+            for fid, va in results:
+                sm = smoothers.setdefault(fid, mdl.causal_smoother())
+                v, a = sm.update(t, va)
+                seen.add(fid)
+                lines.append(_line(t, fid, float(v), float(a), now - t_dec, slot.overwritten))
+            if not results:
+                lines.append(_line(t, None, None, None, now - t_dec, slot.overwritten))
+            output.write("".join(lines))
+            output.flush()
+            stats.processed += 1
+            stats.latencies.append(time.monotonic() - t_dec)
+    except KeyboardInterrupt:
+        log.info("interrupted")
+    except BrokenPipeError:
+        log.info("output closed")
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)
+        stats.dropped = slot.overwritten
+        try:
+            container.close()
+        except Exception:  # noqa: BLE001 - closing a broken stream must not mask the exit
+            pass
+        tracker.close()
+        log.info("live: %s", json.dumps(stats.summary()))
+    return stats
+
+
+def _warm_up(model, tracker) -> None:
+    """Run the detector, face mesh and network once so the first real frame is not slow."""
+    image = np.full((360, 640, 3), 128, dtype=np.uint8)
+    tracker.process(VideoFrame(0, 0.0, image, 1.0))
+    tracker.reset()
+    model.classifier(np.zeros((1, 112, 112, 3), dtype=np.uint8))
+
+
+def _line(t: float, fid, v, a, latency: float, dropped: int) -> str:
+    return (
+        json.dumps(
+            {
+                "timestamp": round(t, 4),
+                "face_id": fid,
+                "valence": None if v is None else round(v, 4),
+                "arousal": None if a is None else round(a, 4),
+                "latency_s": round(latency, 4),
+                "dropped": dropped,
+            }
+        )
+        + "\n"
+    )

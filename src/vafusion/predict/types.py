@@ -1,0 +1,81 @@
+"""Plain data types of predictions (the boundary between models and reports)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vafusion.io.media import VideoInfo
+
+
+@dataclass
+class FaceCurve:
+    """Dense per-frame prediction for one reported face of one video.
+
+    Attributes
+    ----------
+    face_id : int
+        Track id (-1: no face was ever found).
+    valid : numpy.ndarray, shape (T,), bool
+        True where the face was seen (and a prediction exists).
+    va : numpy.ndarray, shape (T, 2), float32
+        Valence and arousal in [-1, 1]; NaN where ``valid`` is False.
+    bbox : numpy.ndarray, shape (T, 4), float32
+        ``x0, y0, x1, y1`` in original-frame pixels; NaN where not seen.
+    """
+
+    face_id: int
+    valid: np.ndarray
+    va: np.ndarray
+    bbox: np.ndarray
+
+
+@dataclass
+class VideoPrediction:
+    """Everything predicted for one video.
+
+    Attributes
+    ----------
+    info : VideoInfo
+    timestamps : numpy.ndarray, shape (T,), float64
+        Time of every decoded frame.
+    faces : list of FaceCurve
+        The reported faces (at least one entry; ``face_id == -1`` if none was found).
+    stats : dict
+        Processing statistics (seconds, frames with a face, number of tracks...).
+    warnings : list of str
+    """
+
+    info: VideoInfo
+    timestamps: np.ndarray
+    faces: list[FaceCurve]
+    stats: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_frame(self):
+        """The per-frame table as a DataFrame indexed by ``timestamp``.
+
+        Columns ``frame, face_id, face_valid, valence, arousal``: one row per decoded
+        frame per reported face, rows ordered by face then frame.
+        """
+        import pandas as pd
+
+        parts = []
+        n = len(self.timestamps)
+        for face in self.faces:
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "frame": np.arange(n, dtype=np.int64),
+                        "timestamp": self.timestamps,
+                        "face_id": np.full(n, face.face_id, dtype=np.int64),
+                        "face_valid": face.valid.astype(np.int8),
+                        "valence": face.va[:, 0].astype(np.float64),
+                        "arousal": face.va[:, 1].astype(np.float64),
+                    }
+                )
+            )
+        df = pd.concat(parts, ignore_index=True)
+        return df.set_index("timestamp", drop=False).rename_axis("time")

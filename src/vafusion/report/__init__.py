@@ -1,0 +1,1 @@
+"""Reports: stress summary, plots, self-contained HTML, safe output files."""

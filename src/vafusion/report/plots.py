@@ -1,0 +1,160 @@
+"""Static figures of a prediction (matplotlib, Agg backend: no display needed).
+
+:func:`va_figure` draws valence and arousal over time (face-missing spans shaded) next to
+the trajectory in the circumplex plane, and returns PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+
+#: Quadrant labels of the circumplex panel (Russell 1980).
+_QUADRANT_LABELS = (
+    (0.55, 0.9, "excited / happy"),
+    (-0.55, 0.9, "tense / angry"),
+    (-0.55, -0.9, "sad / tired"),
+    (0.55, -0.9, "calm / content"),
+)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def missing_spans(timestamps: np.ndarray, valid: np.ndarray) -> list[tuple[float, float]]:
+    """(start, end) times of runs of frames without a face.
+
+    Parameters
+    ----------
+    timestamps : numpy.ndarray, shape (T,)
+    valid : numpy.ndarray, shape (T,), bool
+
+    Returns
+    -------
+    list of (float, float)
+        Each span covers its frames fully (end = time of the next frame).
+    """
+    t = np.asarray(timestamps, dtype=np.float64)
+    ok = np.asarray(valid, dtype=bool)
+    if len(t) == 0:
+        return []
+    step = np.diff(t).mean() if len(t) > 1 else 0.04
+    ends = np.append(t[1:], t[-1] + step)
+    spans: list[tuple[float, float]] = []
+    start = None
+    for i in range(len(t)):
+        if not ok[i] and start is None:
+            start = t[i]
+        if ok[i] and start is not None:
+            spans.append((start, t[i]))
+            start = None
+    if start is not None:
+        spans.append((start, ends[-1]))
+    return spans
+
+
+def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
+    """Plot per-frame valence/arousal of one video.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Columns ``timestamp, face_id, face_valid, valence, arousal`` (one row per frame per
+        reported face, as :func:`vafusion.predict.predict` returns).
+    title : str
+    dpi : int
+
+    Returns
+    -------
+    bytes
+        PNG image.
+    """
+    plt = _pyplot()
+    fig = plt.figure(figsize=(12, 4.6), dpi=dpi)
+    gs = fig.add_gridspec(2, 2, width_ratios=(2.6, 1.0), hspace=0.12, wspace=0.22)
+    ax_v = fig.add_subplot(gs[0, 0])
+    ax_a = fig.add_subplot(gs[1, 0], sharex=ax_v)
+    ax_c = fig.add_subplot(gs[:, 1])
+    faces = _faces(df)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    # shade spans where *no* reported face is valid
+    by_frame = df.groupby("frame", sort=True).agg(
+        timestamp=("timestamp", "first"), valid=("face_valid", "max")
+    )
+    for s, e in missing_spans(by_frame["timestamp"].to_numpy(), by_frame["valid"].to_numpy() > 0):
+        for ax in (ax_v, ax_a):
+            ax.axvspan(s, e, color="0.85", lw=0, zorder=0)
+    for k, (fid, sub) in enumerate(faces):
+        c = colors[k % len(colors)]
+        label = f"face {fid}" if fid >= 0 else None
+        t = sub["timestamp"].to_numpy()
+        ax_v.plot(t, sub["valence"].to_numpy(), color=c, lw=1.3, label=label)
+        ax_a.plot(t, sub["arousal"].to_numpy(), color=c, lw=1.3)
+        ok = sub["face_valid"].to_numpy() > 0
+        if ok.any():
+            v, a = sub["valence"].to_numpy()[ok], sub["arousal"].to_numpy()[ok]
+            ax_c.plot(v, a, color=c, lw=0.8, alpha=0.5)
+            ax_c.scatter(v, a, c=t[ok], cmap="viridis", s=6, zorder=3)
+            ax_c.plot(v[:1], a[:1], "o", mfc="none", mec="k", ms=8, zorder=4)
+    for ax, name in ((ax_v, "valence"), (ax_a, "arousal")):
+        ax.axhline(0, color="0.5", lw=0.6)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylabel(name)
+        ax.grid(alpha=0.3)
+    ax_a.set_xlabel("time (s)")
+    plt.setp(ax_v.get_xticklabels(), visible=False)
+    if len(faces) > 1:
+        ax_v.legend(loc="upper right", fontsize=8)
+    ax_c.add_patch(plt.Circle((0, 0), 1.0, fill=False, color="0.6", lw=0.8))
+    ax_c.axhline(0, color="0.5", lw=0.6)
+    ax_c.axvline(0, color="0.5", lw=0.6)
+    for x, y, text in _QUADRANT_LABELS:
+        ax_c.text(x, y, text, ha="center", va="center", fontsize=8, color="0.35")
+    ax_c.set_xlim(-1.05, 1.05)
+    ax_c.set_ylim(-1.05, 1.05)
+    ax_c.set_aspect("equal")
+    ax_c.set_xlabel("valence")
+    ax_c.set_ylabel("arousal")
+    ax_c.set_title("trajectory (colour: time)", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    if not len(faces) or not (df["face_valid"] > 0).any():
+        ax_c.text(0, 0.2, "no face found", ha="center", fontsize=12, color="C3")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _faces(df: pd.DataFrame) -> list[tuple[int, pd.DataFrame]]:
+    if df.empty:
+        return []
+    return [(int(fid), sub) for fid, sub in df.groupby("face_id", sort=True)]
+
+
+def minute_figure(per_minute: list[dict], dpi: int = 100) -> bytes | None:
+    """Bar chart of the per-window stress index and stress-zone share (None if empty)."""
+    rows = [r for r in per_minute if r.get("stress_index") is not None]
+    if not rows:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 2.4), dpi=dpi)
+    x = np.arange(len(rows))
+    ax.bar(x, [r["stress_index"] for r in rows], color="C3", alpha=0.8)
+    ax.set_xticks(x, [f"{r['start_s'] / 60:.0f}" for r in rows])
+    ax.set_xlabel("minute")
+    ax.set_ylabel("stress index")
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,79 @@
+"""Checkpoints: a plain dict written atomically with ``torch.save``, read with
+``torch.load(weights_only=True)`` (no pickled code is ever executed).
+
+Keys: ``format`` (``"vafusion-checkpoint"``), ``format_version``, ``vafusion_version``,
+``config`` (full :class:`~vafusion.train.config.TrainConfig` dict), ``spec``
+(:class:`~vafusion.data.sequences.FeatureSpec` dict), ``normalizer`` (mean/std tensors),
+``model_state``, and for resumable checkpoints ``optimizer_state``, ``epoch``, ``state``
+(early-stopping state and history).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vafusion import __version__
+from vafusion.errors import ModelError
+
+FORMAT = "vafusion-checkpoint"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
+    """Write ``payload`` (plus format keys) to ``path`` atomically (temp file, fsync, rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"format": FORMAT, "format_version": FORMAT_VERSION, "vafusion_version": __version__}
+    data.update(payload)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(data, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint safely.
+
+    Raises
+    ------
+    ModelError
+        Missing, corrupt, foreign or newer-format file (one line naming the file).
+    """
+    path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                path = path / name
+                break
+        else:
+            raise ModelError("no checkpoint (best.pt or last.pt) in run folder", path)
+    if not path.is_file():
+        raise ModelError("checkpoint not found", path)
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure means "not ours"
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"not a readable vafusion checkpoint ({msg[:120]})", path) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ModelError("not a vafusion checkpoint (missing format marker)", path)
+    if int(data.get("format_version", 0)) > FORMAT_VERSION:
+        raise ModelError(
+            f"checkpoint format {data.get('format_version')} is newer than this vafusion", path
+        )
+    for key in ("config", "spec", "normalizer", "model_state"):
+        if key not in data:
+            raise ModelError(f"checkpoint lacks {key!r}", path)
+    data["path"] = str(path)
+    return data

@@ -1,0 +1,267 @@
+"""The public training/evaluation API over the dataset layouts and the feature store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vafusion.config import config_from_dict
+from vafusion.data.normalize import Normalizer
+from vafusion.data.sequences import FeatureSpec, VideoData, WindowData
+from vafusion.data.sources import canonical_split, load_split
+from vafusion.errors import ConfigError, ModelError
+from vafusion.log import get_logger
+from vafusion.models.registry import build_model, model_modalities
+from vafusion.train.checkpoint import load_checkpoint
+from vafusion.train.config import TrainConfig
+from vafusion.train.loop import RunResult, _atomic_text, fit
+from vafusion.train.metrics import ccc, ccc_va
+from vafusion.train.predict import predict_frames
+from vafusion.train.smoothing import smooth as apply_smoothing
+
+log = get_logger("train")
+
+
+def _feature_sets(config: TrainConfig) -> dict[str, str]:
+    mods = model_modalities(config.model.name)
+    fs = config.data.feature_sets
+    missing = [m for m in mods if m not in fs]
+    if missing:
+        raise ConfigError(f"data.feature_sets has no entry for {missing}")
+    return {m: fs[m] for m in mods}
+
+
+def train(
+    config: TrainConfig,
+    data_root: str | os.PathLike,
+    store_root: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    resume: bool = False,
+) -> RunResult:
+    """Train ``config.model`` on a dataset's training split with features from a store.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    data_root : path
+        Dataset root (Aff-Wild2 / AFEW-VA / CSV layout).
+    store_root : path
+        Feature store with the model's feature sets for every video.
+    out : path
+        Run folder.
+    resume : bool
+        Continue from ``out/last.pt``.
+
+    Returns
+    -------
+    RunResult
+    """
+    from vafusion.datasets import load_dataset
+
+    ds = load_dataset(data_root)
+    fs = _feature_sets(config)
+    kw = dict(
+        mismatch_frames=config.data.mismatch_frames,
+        mismatch_fraction=config.data.mismatch_fraction,
+        dataset=ds,
+    )
+    train_videos, spec = load_split(data_root, store_root, config.data.train_split, fs, **kw)
+    if not train_videos:
+        raise ConfigError(f"no {config.data.train_split!r} entries in the dataset", data_root)
+    val_videos: list[VideoData] = []
+    val_split = canonical_split(config.data.val_split)
+    if any(e.split == val_split for e in ds.items):
+        val_videos, vspec = load_split(data_root, store_root, val_split, fs, **kw)
+        if vspec.dims != spec.dims:
+            raise ModelError(f"validation features {vspec.dims} differ from training {spec.dims}")
+    log.info(
+        "training %s on %d videos (%d frames), validating on %d videos",
+        config.model.name, len(train_videos), sum(v.n_frames for v in train_videos),
+        len(val_videos),
+    )  # fmt: skip
+    return fit(config, train_videos, val_videos, spec, out, resume=resume)
+
+
+def load_model(run: str | os.PathLike, device: str = "cpu"):
+    """Load a trained model from a run folder or checkpoint file.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode.
+    checkpoint : dict
+        With ``config`` (TrainConfig), ``spec`` (FeatureSpec), ``normalizer`` (Normalizer).
+
+    Raises
+    ------
+    ModelError
+        Missing, corrupt or foreign checkpoint, or weights not matching the architecture.
+    """
+    ckpt = load_checkpoint(run)
+    path = ckpt["path"]
+    try:
+        config = config_from_dict(TrainConfig, ckpt["config"])
+    except ConfigError as exc:
+        raise ModelError(f"checkpoint config invalid: {exc.message}", path) from None
+    spec = FeatureSpec.from_dict(ckpt["spec"])
+    normalizer = Normalizer.from_state(ckpt["normalizer"])
+    model = build_model(config.model, spec)
+    try:
+        model.load_state_dict(ckpt["model_state"])
+    except (RuntimeError, KeyError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0][:160]
+        raise ModelError(f"weights do not fit the model: {first}", path) from None
+    model.to(device).eval()
+    ckpt.update(config=config, spec=spec, normalizer=normalizer)
+    return model, ckpt
+
+
+def _smoothing_of(run: Path) -> tuple[int, int]:
+    f = (run if run.is_dir() else run.parent) / "result.json"
+    try:
+        return tuple(json.loads(f.read_text())["smoothing"])  # type: ignore[return-value]
+    except (OSError, KeyError, ValueError, TypeError):
+        return (1, 1)
+
+
+def evaluate_videos(
+    model: torch.nn.Module,
+    ckpt: dict[str, Any],
+    videos: list[VideoData],
+    out: str | os.PathLike,
+    *,
+    smoothing: tuple[int, int] = (1, 1),
+    batch_size: int = 512,
+    device: str = "cpu",
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Predict, write prediction files and ``metrics.json`` (see :func:`evaluate`)."""
+    out = Path(out)
+    (out / "predictions").mkdir(parents=True, exist_ok=True)
+    (out / "submission").mkdir(parents=True, exist_ok=True)
+    config: TrainConfig = ckpt["config"]
+    spec: FeatureSpec = ckpt["spec"]
+    for mod in spec.modalities:
+        for v in videos:
+            if mod not in v.features:
+                raise ModelError(f"video {v.name!r} lacks modality {mod!r} needed by the model")
+            if v.features[mod].shape[1] != spec.dims[mod]:
+                raise ModelError(
+                    f"video {v.name!r}: {mod} has {v.features[mod].shape[1]} columns, the "
+                    f"model was trained on {spec.dims[mod]}"
+                )
+    data = WindowData(videos, spec, ckpt["normalizer"], config.data.window, config.data.stride)
+    preds = predict_frames(model, data, batch_size, device)
+    if tuple(smoothing) != (1, 1):
+        preds = [apply_smoothing(p, smoothing) for p in preds]
+    per_video: dict[str, Any] = {}
+    all_p, all_y = [], []
+    for v, p in zip(videos, preds, strict=True):
+        y = v.labels if v.labels is not None else np.full_like(p, np.nan)
+        _write_prediction_csv(out / "predictions" / f"{v.name}.csv", p, y)
+        lines = "valence,arousal\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in p)
+        _atomic_text(out / "submission" / f"{v.name}.txt", lines)
+        if v.labels is not None:
+            used = int(np.isfinite(y).all(axis=1).sum())
+            per_video[v.name] = {
+                "ccc_valence": _num(ccc(p[:, 0], y[:, 0])),
+                "ccc_arousal": _num(ccc(p[:, 1], y[:, 1])),
+                "n_frames": used,
+            }
+            all_p.append(p)
+            all_y.append(y)
+    metrics: dict[str, Any] = {"ccc_valence": None, "ccc_arousal": None, "ccc_mean": None}
+    n_used = 0
+    if all_p:
+        y = np.concatenate(all_y)
+        metrics = {k: _num(v) for k, v in ccc_va(np.concatenate(all_p), y).items()}
+        n_used = int(np.isfinite(y).any(axis=1).sum())
+    result = {
+        **metrics,
+        "n_frames": n_used,
+        "n_videos": len(videos),
+        "smoothing": list(smoothing),
+        "model": config.model.name,
+        "checkpoint": ckpt.get("path"),
+        **(extra or {}),
+        "per_video": per_video,
+    }
+    _atomic_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def evaluate(
+    run: str | os.PathLike,
+    data_root: str | os.PathLike,
+    store_root: str | os.PathLike,
+    split: str = "val",
+    out: str | os.PathLike = "eval",
+    *,
+    smooth: bool = False,
+    device: str = "cpu",
+) -> dict[str, Any]:
+    """Evaluate a trained run on one split.
+
+    Writes ``out/predictions/<name>.csv`` (``frame, valence, arousal, valence_true,
+    arousal_true``; true values empty where not annotated), ``out/submission/<name>.txt``
+    (Aff-Wild2 format: ``valence,arousal`` header, one line per frame) and
+    ``out/metrics.json`` (``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` over all annotated
+    frames of the split concatenated, ``n_frames`` used, ``per_video`` CCC).
+
+    Parameters
+    ----------
+    run : path
+        Run folder (uses ``best.pt``) or checkpoint file.
+    split : str
+        ``val`` / ``validation``, ``train`` or ``test``.
+    smooth : bool
+        Apply the moving-average widths tuned on validation at the end of training.
+
+    Returns
+    -------
+    dict
+        The content of ``metrics.json``.
+    """
+    run = Path(run)
+    model, ckpt = load_model(run, device)
+    config: TrainConfig = ckpt["config"]
+    spec: FeatureSpec = ckpt["spec"]
+    fs = spec.feature_sets or {m: config.data.feature_sets[m] for m in spec.modalities}
+    videos, vspec = load_split(
+        data_root, store_root, split, fs,
+        mismatch_frames=config.data.mismatch_frames,
+        mismatch_fraction=config.data.mismatch_fraction,
+    )  # fmt: skip
+    if not videos:
+        raise ConfigError(f"no {split!r} entries in the dataset", data_root)
+    for m in spec.modalities:
+        if spec.columns.get(m) and vspec.columns.get(m) != spec.columns[m]:
+            raise ModelError(f"{m!r} feature columns differ from the ones the model was trained on")
+    smoothing = _smoothing_of(run) if smooth else (1, 1)
+    return evaluate_videos(
+        model, ckpt, videos, out, smoothing=smoothing, batch_size=config.eval_batch_size,
+        device=device, extra={"split": canonical_split(split)},
+    )  # fmt: skip
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _write_prediction_csv(path: Path, p: np.ndarray, y: np.ndarray) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["frame", "valence", "arousal", "valence_true", "arousal_true"])
+    for i in range(len(p)):
+        yt = ["" if not np.isfinite(t) else f"{t:.6f}" for t in y[i]]
+        w.writerow([i, f"{p[i, 0]:.6f}", f"{p[i, 1]:.6f}", *yt])
+    _atomic_text(path, buf.getvalue())

@@ -1,0 +1,103 @@
+"""Model registry, the paper's architecture, masks, and checkpoint safety."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vafusion.data import FeatureSpec
+from vafusion.errors import ConfigError, ModelError
+from vafusion.models import ModelConfig, build_model, model_modalities
+from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
+
+SPEC = FeatureSpec(dims={"audio": 168, "expression": 40, "facepose": 30})
+
+
+def batch(b=3, length=15, spec=SPEC, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = {m: torch.randn(b, length, d, generator=g) for m, d in spec.dims.items()}
+    out.update({f"{m}_mask": torch.ones(b, length) for m in spec.dims})
+    out["frame_mask"] = torch.ones(b, length)
+    return out
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["fusion-gru", "fusion-bilstm", "audio", "expression", "facepose", "audio+expression",
+     "expression+facepose", "audio+facepose"],
+)  # fmt: skip
+def test_every_model_is_seq_to_seq_in_range(name):
+    model = build_model(ModelConfig(name=name), SPEC)
+    y = model(batch())
+    assert y.shape == (3, 15, 2)
+    assert float(y.detach().abs().max()) < 1.0  # tanh
+    model.eval()
+    assert model(batch()).shape == (3, 15, 2)
+
+
+def test_paper_architecture_of_fusion_gru():
+    m = build_model(ModelConfig(), SPEC)
+    gru_sizes = {
+        b: [layer.rnn.hidden_size for layer in m.branches[b].layers]
+        for b in ("audio", "expression")
+    }
+    assert gru_sizes == {"audio": [128, 64], "expression": [256, 256, 64]}
+    assert all(isinstance(layer.rnn, torch.nn.GRU) for layer in m.branches["audio"].layers)
+    assert [layer.fc.out_features for layer in m.branches["facepose"].layers] == [128, 64]
+    assert [d.p for d in m.branches["audio"].drops] == [0.25, 0.25]
+    assert [d.p for d in m.branches["expression"].drops] == [0.0, 0.0, 0.0]
+    assert [d.p for d in m.branches["facepose"].drops] == [0.25, 0.25]
+    # input dims come from the data (+1 validity-mask channel)
+    assert m.branches["audio"].layers[0].rnn.input_size == 169
+    assert m.hidden.in_features == 192 and m.hidden.out_features == 64
+    assert m.out.out_features == 2
+    bi = build_model(ModelConfig(name="fusion-bilstm"), SPEC)
+    assert bi.branches["audio"].layers[0].rnn.bidirectional
+
+
+def test_unknown_model_and_missing_features():
+    with pytest.raises(ConfigError, match="unknown model"):
+        model_modalities("audio+video")
+    with pytest.raises(ModelError, match="needs features"):
+        build_model(ModelConfig(name="fusion-gru"), FeatureSpec(dims={"audio": 4}))
+
+
+def test_missing_modality_is_zero_plus_mask_not_data():
+    m = build_model(ModelConfig(name="facepose"), SPEC).eval()
+    b = batch()
+    b["facepose_mask"][:, 5:] = 0
+    b2 = {k: v.clone() for k, v in b.items()}
+    b2["facepose"][:, 5:] = 1e6  # garbage where invalid must not matter
+    assert torch.allclose(m(b), m(b2))
+
+
+def test_padding_frames_do_not_change_batch_statistics():
+    torch.manual_seed(0)
+    m = build_model(ModelConfig(name="facepose", facepose_dropout=0.0), SPEC).train()
+    b = batch()
+    b["frame_mask"][:, 10:] = 0
+    y1 = m(b)
+    b["facepose"][:, 10:] = 50.0
+    y2 = m(b)
+    # dense branch: real frames are independent of the padded ones except through BN stats
+    assert torch.allclose(y1[:, :10], y2[:, :10], atol=1e-5)
+
+
+def test_corrupt_and_foreign_checkpoints_raise_model_error(tmp_path):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(ModelError, match="bad.pt"):
+        load_checkpoint(bad)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(ModelError, match="not a vafusion checkpoint"):
+        load_checkpoint(foreign)
+    with pytest.raises(ModelError, match="not found"):
+        load_checkpoint(tmp_path / "missing.pt")
+    ok = save_checkpoint(
+        tmp_path / "ok.pt",
+        {"config": {}, "spec": {}, "normalizer": {}, "model_state": {"w": torch.zeros(2)}},
+    )
+    assert np.allclose(load_checkpoint(ok)["model_state"]["w"].numpy(), 0)
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic write leaves no temp file

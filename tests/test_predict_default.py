@@ -1,0 +1,95 @@
+"""predict with the default model on the real shared clips (real models, no mocks)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import CLIP_FRAMES
+from vafusion.predict.api import predict, predict_to_folder
+from vafusion.report.files import safe_stem
+
+pytestmark = pytest.mark.slow
+
+CLIPS = ["single_face.mp4", "no_face.mp4", "face_noface.mov"]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, clips_dir):
+    work = tmp_path_factory.mktemp("predict")
+    videos = [clips_dir / c for c in CLIPS]
+    bad = work / "broken.mp4"
+    bad.write_bytes(b"not a video at all")
+    out = work / "out"
+    results = predict_to_folder([*videos, bad], out, face="main", overlay=True)
+    return out, results
+
+
+def test_rows_equal_decoded_frames_and_nan_where_no_face(run):
+    out, results = run
+    for name in CLIPS:
+        stem = name.rsplit(".", 1)[0]
+        df = pd.read_csv(out / f"{stem}.csv")
+        assert list(df.columns) == ["frame", "timestamp", "face_id", "face_valid", "valence", "arousal"]
+        assert len(df) == CLIP_FRAMES[name]
+        assert (df["frame"].to_numpy() == np.arange(len(df))).all()
+        nan = df["valence"].isna() | df["arousal"].isna()
+        assert (nan == (df["face_valid"] == 0)).all(), "NaN must be exactly where no face"
+        ok = df[df["face_valid"] == 1]
+        assert ok["valence"].between(-1, 1).all() and ok["arousal"].between(-1, 1).all()
+        for ext in ("png", "html", "json"):
+            assert (out / f"{stem}.{ext}").stat().st_size > 0
+        assert (out / f"{stem}_overlay.mp4").stat().st_size > 0
+
+
+def test_face_present_clips_have_faces_and_face_leaving(run):
+    out, _ = run
+    single = pd.read_csv(out / "single_face.csv")
+    assert single["face_valid"].mean() > 0.9
+    leaving = pd.read_csv(out / "face_noface.csv")
+    valid = leaving["face_valid"].to_numpy()
+    assert valid[:20].all() and not valid[-20:].any(), "face leaves the frame half way"
+
+
+def test_no_face_clip_completes_with_warning(run):
+    out, results = run
+    res = next(r for r in results if r.video.endswith("no_face.mp4"))
+    assert res.error is None
+    summary = json.loads((out / "no_face.json").read_text())
+    assert any("no face" in w for w in summary["warnings"])
+    assert summary["faces"][0]["stats"]["valid_frames"] == 0
+    assert summary["faces"][0]["stress"]["stress_index"] is None
+    df = pd.read_csv(out / "no_face.csv")
+    assert df["valence"].isna().all() and (df["face_id"] == -1).all()
+
+
+def test_bad_input_is_one_error_naming_the_file_others_processed(run):
+    out, results = run
+    bad = [r for r in results if r.error]
+    assert len(bad) == 1 and "broken.mp4" in bad[0].error and "\n" not in bad[0].error
+    assert not (out / "broken.csv").exists()
+    assert sum(r.error is None for r in results) == len(CLIPS)
+
+
+def test_summary_json_is_strict_and_has_stress(run):
+    out, _ = run
+    text = (out / "single_face.json").read_text()
+    summary = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON {c}"))
+    stress = summary["faces"][0]["stress"]
+    assert "not a medical" in stress["disclaimer"]
+    assert abs(sum(stress["quadrant_share"].values()) - 1.0) < 1e-6
+    assert summary["processing"]["realtime_factor"] > 0
+
+
+def test_python_api_dataframe_indexed_by_time(tmp_path, clips_dir):
+    clip = tmp_path / "../../x.mp4"  # a hostile-looking name still stays in the folder
+    shutil.copyfile(clips_dir / "d0.mp4", tmp_path / "d0.mp4")
+    df = predict(tmp_path / "d0.mp4", out=tmp_path / "res", face="all")
+    assert df.index.name == "time"
+    assert len(df) % CLIP_FRAMES["d0.mp4"] == 0 and len(df) >= CLIP_FRAMES["d0.mp4"]
+    assert (tmp_path / "res" / "d0.html").exists()
+    assert safe_stem(str(clip)) == "x.mp4".rsplit(".", 1)[0] or "/" not in safe_stem(str(clip))
