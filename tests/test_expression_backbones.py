@@ -19,6 +19,10 @@ from vafusion.expression.backbone import (
 )
 from vafusion.expression.extractor import ExpressionConfig, ExpressionExtractor
 
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:You are using the legacy TorchScript:DeprecationWarning"
+)
+
 FIXTURE = Path(__file__).parent / "fixtures" / "expression" / "minixception_reference.npz"
 
 

@@ -102,9 +102,12 @@ def test_live_tcp_stream_bounded_lag(clips_dir):
         assert set(rec) >= {"timestamp", "face_id", "valence", "arousal"}
         if rec["valence"] is not None:
             assert -1 <= rec["valence"] <= 1 and -1 <= rec["arousal"] <= 1
-    lags = np.asarray(lags[10:])  # after start-up (stream probing)
+    lags = np.asarray(lags[1:])  # after the first frame (stream probing, start-up)
     print(
-        f"live lag over loopback: median {np.median(lags):.3f} s, p95 {np.percentile(lags, 95):.3f} s"
+        f"live lag over loopback: median {np.median(lags):.3f} s, "
+        f"p95 {np.percentile(lags, 95):.3f} s, {len(lines)} lines, "
+        f"{lines[-1][1]['dropped']} frames dropped"
     )
-    assert np.median(lags) < 1.0
+    # the goal is < 0.5 s on an idle 2-core machine; the bound leaves room for a busy CI
+    assert np.median(lags) < 2.0
     assert any(rec["face_id"] is not None for _, rec in lines)

@@ -8,8 +8,8 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests.conftest import CLIP_FRAMES
+
 from vafusion.predict.api import predict, predict_to_folder
 from vafusion.report.files import safe_stem
 
@@ -34,7 +34,14 @@ def test_rows_equal_decoded_frames_and_nan_where_no_face(run):
     for name in CLIPS:
         stem = name.rsplit(".", 1)[0]
         df = pd.read_csv(out / f"{stem}.csv")
-        assert list(df.columns) == ["frame", "timestamp", "face_id", "face_valid", "valence", "arousal"]
+        assert list(df.columns) == [
+            "frame",
+            "timestamp",
+            "face_id",
+            "face_valid",
+            "valence",
+            "arousal",
+        ]
         assert len(df) == CLIP_FRAMES[name]
         assert (df["frame"].to_numpy() == np.arange(len(df))).all()
         nan = df["valence"].isna() | df["arousal"].isna()
@@ -86,10 +93,9 @@ def test_summary_json_is_strict_and_has_stress(run):
 
 
 def test_python_api_dataframe_indexed_by_time(tmp_path, clips_dir):
-    clip = tmp_path / "../../x.mp4"  # a hostile-looking name still stays in the folder
     shutil.copyfile(clips_dir / "d0.mp4", tmp_path / "d0.mp4")
     df = predict(tmp_path / "d0.mp4", out=tmp_path / "res", face="all")
     assert df.index.name == "time"
     assert len(df) % CLIP_FRAMES["d0.mp4"] == 0 and len(df) >= CLIP_FRAMES["d0.mp4"]
     assert (tmp_path / "res" / "d0.html").exists()
-    assert safe_stem(str(clip)) == "x.mp4".rsplit(".", 1)[0] or "/" not in safe_stem(str(clip))
+    assert safe_stem("../../x") == "x"

@@ -8,7 +8,9 @@ from vafusion.errors import VafusionError
 from vafusion.report.files import atomic_write_text, confined, safe_stem
 
 
-@pytest.mark.parametrize("name", ["../../x", "..", "/etc/passwd", "a/../../b", "..\\..\\c", ".hidden"])
+@pytest.mark.parametrize(
+    "name", ["../../x", "..", "/etc/passwd", "a/../../b", "..\\..\\c", ".hidden"]
+)
 def test_stems_cannot_escape(tmp_path, name):
     stem = safe_stem(name)
     assert "/" not in stem and "\\" not in stem and not stem.startswith(".")

@@ -21,6 +21,7 @@ being written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
@@ -279,10 +280,8 @@ def run_live(
         stop.set()
         thread.join(timeout=2.0)
         stats.dropped = slot.overwritten
-        try:
+        with contextlib.suppress(Exception):  # a broken stream must not mask the exit
             container.close()
-        except Exception:  # noqa: BLE001 - closing a broken stream must not mask the exit
-            pass
         tracker.close()
         log.info("live: %s", json.dumps(stats.summary()))
     return stats

@@ -155,8 +155,9 @@ def render_report(summary: dict[str, Any], plot_png: bytes) -> str:
     ]
     for w in summary.get("warnings", []):
         parts.append(f"<div class='warn'>{html.escape(str(w))}</div>")
+    plot_uri = data_uri(plot_png, "image/png")
     parts.append(
-        f"<img class='plot' alt='valence and arousal over time' src='{data_uri(plot_png, 'image/png')}'>"
+        f"<img class='plot' alt='valence and arousal over time' src='{plot_uri}'>"
         "<p class='muted'>Grey bands: no face. Right: path through the valence-arousal plane "
         "(circle: start).</p>"
     )

@@ -120,11 +120,10 @@ def _episodes(
             if start is None:
                 start = t[i]
             end = t[i] + dur[i]
-        elif valid[i] or (start is not None and t[i] - end > cfg.gap_tolerance_s):
+        elif start is not None and (valid[i] or t[i] - end > cfg.gap_tolerance_s):
             # a valid non-stress frame, or a face gap grown too long, ends the run
-            if start is not None:
-                episodes.append((start, end))
-                start = None
+            episodes.append((start, end))
+            start = None
     if start is not None:
         episodes.append((start, end))
     return [(s, e) for s, e in episodes if e - s >= cfg.min_episode_s - 1e-9]
