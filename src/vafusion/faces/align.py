@@ -87,6 +87,11 @@ def similarity_2d(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.array([[a.real, -a.imag, t.real], [a.imag, a.real, t.imag]])
 
 
+def alignment_matrix(landmarks_px: np.ndarray, size: int = 112) -> np.ndarray:
+    """Affine matrix, shape (2, 3), from the pixels of ``landmarks_px`` to the crop."""
+    return similarity_2d(five_points(landmarks_px), template(size))
+
+
 def align_face(image: np.ndarray, landmarks_px: np.ndarray, size: int = 112) -> np.ndarray:
     """Warp a face to the template.
 
@@ -105,7 +110,7 @@ def align_face(image: np.ndarray, landmarks_px: np.ndarray, size: int = 112) -> 
     """
     import cv2
 
-    m = similarity_2d(five_points(landmarks_px), template(size))
+    m = alignment_matrix(landmarks_px, size)
     return cv2.warpAffine(
         image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
     )

@@ -29,7 +29,7 @@ import numpy as np
 
 from vafusion.config import config_hash
 from vafusion.errors import ConfigError
-from vafusion.faces.align import align_face
+from vafusion.faces.align import alignment_matrix
 from vafusion.faces.mesh import FaceDetector, FaceMeshRunner
 from vafusion.faces.types import FaceObservation
 from vafusion.io.media import VideoFrame
@@ -271,15 +271,14 @@ class FaceTracker:
             lm = found.get(tr.face_id)
             if lm is None:
                 continue
-            aligned = align_face(image, lm, c.aligned_size)
-            lm_orig = (lm * inv).astype(np.float32)
+            matrix = alignment_matrix(lm, c.aligned_size)
             out.append(
                 FaceObservation(
                     face_id=tr.face_id,
                     bbox=(tr.box * inv).astype(np.float32),
-                    landmarks=lm_orig,
-                    aligned=aligned,
+                    landmarks=(lm * inv).astype(np.float32),
                     score=tr.score,
+                    align_from=(image, matrix, c.aligned_size),
                 )
             )
         return out

@@ -57,58 +57,89 @@ class FrameConsumer(Protocol):
 
 
 class _Stop(Exception):
-    """Raised inside the decode thread when the consumer side failed."""
+    """Raised inside a pipeline thread when another stage failed."""
 
 
-def _scan_overlapped(
-    path: str | os.PathLike, on_frame: Any, max_side: int | None, depth: int = 8
+def _run_overlapped(
+    path: str | os.PathLike,
+    max_side: int | None,
+    track: Any,
+    consume: Any,
+    depth: int = 8,
 ) -> tuple[VideoInfo, np.ndarray]:
-    """:func:`scan` with decoding in a background thread and ``on_frame`` in this one.
+    """:func:`scan` as a three-stage pipeline: decode | ``track`` | ``consume``.
 
-    PyAV and MediaPipe release the GIL while they work, so decoding the next frames
-    overlaps face inference on the current one. Frames pass through a bounded queue
-    (``depth`` frames); an error on either side stops both and is re-raised here.
+    Decoding runs in one thread, face tracking (``faces = track(frame)``) in the caller's
+    thread and the consumers (``consume(frame, faces)``) in a third, connected by bounded
+    queues of ``depth`` items and kept in frame order. PyAV, MediaPipe, OpenCV and NumPy
+    release the GIL while they work, so on two cores decoding and feature computation
+    overlap face inference. An error in any stage stops all three and is re-raised here.
     """
-    frames: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
-    result: dict[str, Any] = {}
+    decoded: queue.Queue = queue.Queue(maxsize=depth)
+    tracked: queue.Queue = queue.Queue(maxsize=depth)
     done = object()
+    errors: list[BaseException] = []
+    result: dict[str, Any] = {}
 
-    def put(item: Any) -> None:
+    def put(q: queue.Queue, item: Any) -> None:
         while not stop.is_set():
             try:
-                frames.put(item, timeout=0.1)
+                q.put(item, timeout=0.1)
                 return
             except queue.Full:
                 continue
         raise _Stop
 
-    def produce() -> None:
+    def get(q: queue.Queue) -> Any:
+        while not stop.is_set():
+            try:
+                return q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+        raise _Stop
+
+    def fail(exc: BaseException) -> None:
+        errors.append(exc)
+        stop.set()
+
+    def decode() -> None:
         try:
-            result["scan"] = scan(path, put, max_side=max_side)
+            result["scan"] = scan(path, lambda f: put(decoded, f), max_side=max_side)
+            put(decoded, done)
         except _Stop:
             pass
         except BaseException as exc:  # re-raised in the caller's thread
-            result["error"] = exc
-        finally:
-            try:
-                put(done)
-            except _Stop:
-                pass
+            fail(exc)
 
-    thread = threading.Thread(target=produce, name="vafusion-decode", daemon=True)
-    thread.start()
+    def consume_all() -> None:
+        try:
+            while (item := get(tracked)) is not done:
+                consume(*item)
+        except _Stop:
+            pass
+        except BaseException as exc:
+            fail(exc)
+
+    threads = [
+        threading.Thread(target=decode, name="vafusion-decode", daemon=True),
+        threading.Thread(target=consume_all, name="vafusion-consume", daemon=True),
+    ]
+    for t in threads:
+        t.start()
     try:
-        while True:
-            item = frames.get()
-            if item is done:
-                break
-            on_frame(item)
+        while (frame := get(decoded)) is not done:
+            put(tracked, (frame, track(frame)))
+        put(tracked, done)
+    except _Stop:
+        pass
+    except BaseException as exc:
+        fail(exc)
     finally:
-        stop.set()
-        thread.join()
-    if "error" in result:
-        raise result["error"]
+        for t in threads:
+            t.join()
+    if errors:
+        raise errors[0]
     return result["scan"]
 
 
@@ -182,8 +213,14 @@ def extract_features(
             advance()
 
     with progress_bar(f"{os.path.basename(str(path))}", unit="frames") as advance:
-        if needs_faces:  # decode in a thread, overlapped with face inference (2 cores)
-            info, timestamps = _scan_overlapped(path, on_frame, max_side)
+        if needs_faces:  # decode | face tracking | consumers, overlapped (see docstring)
+
+            def consume(frame: VideoFrame, faces: list) -> None:
+                for c in consumers:
+                    c.push(frame, faces)
+                advance()
+
+            info, timestamps = _run_overlapped(path, max_side, tracker.process, consume)
         else:
             info, timestamps = scan(path, on_frame, max_side=max_side)
     tables: dict[str, FeatureTable] = {}

@@ -160,10 +160,17 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return str(text).split(";")[0].strip() or type(exc).__name__
 
 
+#: FFmpeg "video" codecs that render text files as pictures (its tty/bintext demuxers
+#: accept any .txt/.nfo/.asc file): a text file is not a video
+_TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
+
+
 def _video_stream(container, path: Path):
     if not container.streams.video:
         raise MediaError("no video stream (audio-only or not a video file)", path)
     stream = container.streams.video[0]
+    if stream.codec_context.name in _TEXT_CODECS:
+        raise MediaError("not a video file (FFmpeg reads it as text)", path)
     stream.thread_type = "AUTO"
     return stream
 
