@@ -19,9 +19,10 @@ from vafusion.expression.backbone import (
 )
 from vafusion.expression.extractor import ExpressionConfig, ExpressionExtractor
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:You are using the legacy TorchScript:DeprecationWarning"
-)
+pytestmark = [  # the test models are built with torch's deprecated TorchScript-era tools
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning"),
+]
 
 FIXTURE = Path(__file__).parent / "fixtures" / "expression" / "minixception_reference.npz"
 

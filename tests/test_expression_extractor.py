@@ -88,14 +88,14 @@ def test_push_batches_faces_and_marks_missing_crops():
     crops = _crops(9)
     ext = ExpressionExtractor(ExpressionConfig(batch_size=3))
     ext.begin("synthetic", None)
-    plan = [[0, 1], [], [1], [0, 1], [None], [0, 1], [1], []]  # ids (None: no crop)
+    plan = [[0, 1], [], [1], [0, 1], [None], [0, 1], [1], []]  # ids (None: bad crop)
     k = 0
     expected = []
     for i, ids in enumerate(plan):
         faces = []
         for fid in ids:
-            if fid is None:
-                faces.append(_face(2, None))
+            if fid is None:  # an unusable (empty) crop
+                faces.append(_face(2, np.zeros((0, 0, 3), np.uint8)))
                 expected.append((i, 2, None))
             else:
                 faces.append(_face(fid, crops[k]))

@@ -50,9 +50,3 @@ class ModelError(VafusionError):
 
 class StoreError(VafusionError):
     """The feature store is missing, corrupt or lacks the requested entry."""
-
-
-class NotBuiltError(VafusionError):
-    """A reserved command or feature that this version does not provide yet."""
-
-    exit_code = 2

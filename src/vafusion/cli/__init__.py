@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from vafusion.errors import NotBuiltError, VafusionError
+from vafusion.errors import VafusionError
 from vafusion.log import setup_logging
 
 app = typer.Typer(
@@ -39,9 +39,10 @@ def _global_options(
     setup_logging(level)
 
 
-def not_built(command: str) -> None:
-    """Raise the one-line 'not built yet' error for a reserved command (exit code 2)."""
-    raise NotBuiltError(f"'vafusion {command}' is not available in this version yet")
+def examples(*commands: str) -> str:
+    """A ``--help`` epilog listing example command lines, one per line (not re-wrapped)."""
+    label = "Example:" if len(commands) == 1 else "Examples:"
+    return "\b\n" + label + "\n" + "\n".join(f"  {c}" for c in commands)
 
 
 # Command modules register themselves on `app` when imported.
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     except VafusionError as exc:
         if _state["debug"]:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        # always ONE line, even when a library message (e.g. a YAML parser's) spans several
+        print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from vafusion.cli import app
+from vafusion.cli import app, examples
 
 store_app = typer.Typer(help="Inspect a feature store.", no_args_is_help=True)
 datasets_app = typer.Typer(help="Check dataset layouts and annotations.", no_args_is_help=True)
@@ -42,10 +42,10 @@ def _print_table(title: str, header: list[str], rows: list[list]) -> None:
 
 @app.command(
     "extract",
-    epilog=(
-        "Examples: vafusion extract videos/ --out features/ --features audio ; "
-        "vafusion extract videos/ --out features/ --features audio,facepose --workers 4 ; "
-        "vafusion extract videos/ --out /shared/features --scheduler tcp://head:8786"
+    epilog=examples(
+        "vafusion extract videos/ --out features/ --features audio",
+        "vafusion extract videos/ --out features/ --features audio,facepose --workers 4",
+        "vafusion extract videos/ --out /shared/features --scheduler tcp://head:8786",
     ),
 )
 def extract_cmd(
@@ -157,16 +157,22 @@ def datasets_check_cmd(
 ) -> None:
     """Reconcile annotation rows with decoded frames per video.
 
-    Exit code 1 if any video is refused (beyond tolerance) or unreadable.
+    Exit code 1 if any video is refused (beyond tolerance) or unreadable, or an annotation
+    file is malformed (each listed as ``invalid``; the others are still checked).
     """
     from vafusion.datasets import Tolerance, load_dataset, reconcile
+    from vafusion.datasets.reconcile import Reconciliation
     from vafusion.store import FeatureStore
 
-    ds = load_dataset(root, layout)
+    ds = load_dataset(root, layout, strict=False)
     fs = FeatureStore(store, create=False) if store else None
     rows = reconcile(
         ds, fs, Tolerance(tolerance_frames, tolerance_fraction), probe=probe, split=split
     )
+    # malformed annotation files: one row each, the rest of the dataset is still checked
+    for path, problem in sorted(ds.invalid.items()):
+        name = Path(path).stem
+        rows.append(Reconciliation(name, name, "", 0, None, None, "invalid", f"{path}: {problem}"))
     if as_json:
         print(
             json.dumps(
@@ -191,5 +197,8 @@ def datasets_check_cmd(
         for r in rows:
             counts[r.status] = counts.get(r.status, 0) + 1
         print("summary: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    if any(r.status in ("refused", "unreadable") for r in rows):
+    for r in rows:
+        if r.status == "invalid":
+            print(f"error: {r.message}", file=sys.stderr)
+    if any(r.status in ("refused", "unreadable", "invalid") for r in rows):
         raise typer.Exit(code=1)

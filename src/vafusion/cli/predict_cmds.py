@@ -7,16 +7,16 @@ from pathlib import Path
 
 import typer
 
-from vafusion.cli import app
+from vafusion.cli import app, examples
 from vafusion.errors import ConfigError
 
-_PREDICT_EPILOG = (
-    "Examples: vafusion predict meeting.mp4 --out results/ ; "
-    "vafusion predict a.mp4 b.mov --out results/ --face all --overlay ; "
-    "vafusion predict clip.mp4 --out results/ --model runs/gru/best.pt ; "
-    "vafusion predict --live 0 (camera) ; "
-    "vafusion predict --live rtsp://camera.local/stream ; "
-    "vafusion predict --live talk.mp4 --realtime"
+_PREDICT_EPILOG = examples(
+    "vafusion predict meeting.mp4 --out results/",
+    "vafusion predict a.mp4 b.mov --out results/ --face all --overlay",
+    "vafusion predict clip.mp4 --out results/ --model runs/gru/best.pt",
+    "vafusion predict --live 0                       # camera 0",
+    "vafusion predict --live rtsp://camera.local/stream",
+    "vafusion predict --live talk.mp4 --realtime",
 )
 
 

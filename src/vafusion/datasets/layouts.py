@@ -72,7 +72,9 @@ def _find_va_dir(root: Path) -> Path | None:
     return None
 
 
-def load_affwild2(root: str | os.PathLike, *, test_lists: list[str] | None = None) -> Dataset:
+def load_affwild2(
+    root: str | os.PathLike, *, test_lists: list[str] | None = None, strict: bool = True
+) -> Dataset:
     """Load the Aff-Wild2 valence-arousal layout.
 
     Videos are found anywhere under ``root`` by stem. Annotations are
@@ -82,10 +84,13 @@ def load_affwild2(root: str | os.PathLike, *, test_lists: list[str] | None = Non
     ``Test_Set/*.txt`` files (labels ignored) and from name-list files (``*test*.txt``
     next to the split folders, or ``test_lists``), giving entries with ``labels=None``.
 
+    With ``strict=False`` a malformed annotation file does not stop loading: it is left
+    out and listed in ``Dataset.invalid`` (what ``vafusion datasets check`` reports).
+
     Raises
     ------
     AnnotationError
-        No annotation folder, or a malformed annotation file.
+        No annotation folder, or (``strict=True``) a malformed annotation file.
     """
     root = Path(root)
     va_dir = _find_va_dir(root)
@@ -116,7 +121,13 @@ def load_affwild2(root: str | os.PathLike, *, test_lists: list[str] | None = Non
         if split is None or not sub.is_dir():
             continue
         for f in sorted(sub.glob("*.txt")):
-            labels = parse_va_txt(f) if split != "test" else None
+            try:
+                labels = parse_va_txt(f) if split != "test" else None
+            except AnnotationError as exc:
+                if strict:
+                    raise
+                ds.invalid[str(f)] = exc.message
+                continue
             ds.items.append(entry(f.stem, split, labels, f))
     lists = [Path(p) for p in (test_lists or [])]
     if not test_lists:
@@ -127,7 +138,7 @@ def load_affwild2(root: str | os.PathLike, *, test_lists: list[str] | None = Non
             if name not in known:
                 ds.items.append(entry(name, "test", None, None))
                 known.add(name)
-    if not ds.items:
+    if not ds.items and not ds.invalid:
         raise AnnotationError("no annotation files in Train_Set/Validation_Set", va_dir)
     return ds
 
@@ -290,7 +301,7 @@ def detect_layout(root: str | os.PathLike) -> str:
     )
 
 
-def load_dataset(root: str | os.PathLike, layout: str = "auto") -> Dataset:
+def load_dataset(root: str | os.PathLike, layout: str = "auto", *, strict: bool = True) -> Dataset:
     """Load a dataset in any supported layout.
 
     Parameters
@@ -299,6 +310,9 @@ def load_dataset(root: str | os.PathLike, layout: str = "auto") -> Dataset:
         Dataset folder (or, for the CSV layout, the listing CSV itself or a folder with
         ``dataset.csv``).
     layout : {"auto", "affwild2", "afew-va", "csv"}
+    strict : bool, default True
+        False: malformed Aff-Wild2 annotation files are listed in ``Dataset.invalid``
+        instead of raising (for checking a whole dataset in one go).
 
     Returns
     -------
@@ -309,7 +323,7 @@ def load_dataset(root: str | os.PathLike, layout: str = "auto") -> Dataset:
     if layout == "auto":
         layout = detect_layout(root)
     if layout == "affwild2":
-        ds = load_affwild2(root)
+        ds = load_affwild2(root, strict=strict)
     elif layout in ("afew-va", "afewva", "afew_va"):
         ds = load_afew_va(root)
     elif layout == "csv":

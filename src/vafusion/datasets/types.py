@@ -77,12 +77,16 @@ class Dataset:
     items : list of VideoEntry
     warnings : list of str
         Non-fatal problems met while loading (duplicate video stems...).
+    invalid : dict of str to str
+        Only when loaded with ``strict=False``: annotation file -> one-line error, for
+        files that could not be parsed (their entries are left out of ``items``).
     """
 
     root: Path
     layout: str
     items: list[VideoEntry] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    invalid: dict[str, str] = field(default_factory=dict)
 
     def entries(self, split: str | None = None) -> list[VideoEntry]:
         """Entries of one split (``"train"``, ``"val"``, ``"test"``) or all (None)."""

@@ -25,6 +25,9 @@ from vafusion.expression.minixception import (
     load_minixception,
     to_grayscale_input,
 )
+from vafusion.log import get_logger
+
+log = get_logger("expression")
 
 #: Input options of the built-in (fer's pre-processing: gray, x / 255 * 2 - 1).
 MINIXCEPTION_INPUT = InputOptions(
@@ -89,7 +92,13 @@ class MiniXceptionBackbone(ExpressionBackbone):
         self.num_threads = num_threads
         self._session = None
         if engine == "onnxruntime":
-            self._session = self._make_session()
+            try:
+                import onnx  # noqa: F401  (builds the graph; installed by requirements/lock.txt)
+            except ImportError:
+                log.warning("package 'onnx' missing: mini-Xception runs on PyTorch (slower)")
+                self.engine = "torch"
+            else:
+                self._session = self._make_session()
 
     def _make_session(self):
         import onnxruntime as ort

@@ -12,6 +12,7 @@ dict output by key. Default: a tensor output, or element 0 of a tuple.
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 from typing import Any
 
@@ -68,7 +69,9 @@ class TorchScriptBackbone(ExpressionBackbone):
         if not zipfile.is_zipfile(path):
             raise ModelError("not a TorchScript archive (expected a torch.jit.save zip)", path)
         try:
-            self.module = torch.jit.load(self.path, map_location="cpu").eval()
+            with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; it still works
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.module = torch.jit.load(self.path, map_location="cpu").eval()
         except Exception as exc:
             raise ModelError(
                 "not a TorchScript archive; a state dict or pickled model cannot be run "

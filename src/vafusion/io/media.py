@@ -210,11 +210,21 @@ class _Timeline:
     def __init__(self, stream, fps_hint: float | None = None) -> None:
         self.stream = stream
         self.rate = float(stream.average_rate) if stream.average_rate else (fps_hint or 25.0)
+        # raw elementary streams (.h264, .hevc) have no timestamps and FFmpeg's demuxer
+        # reports a default 25 fps; the rate coded in the bitstream (SPS/VUI) is better
+        coded = getattr(stream.codec_context, "framerate", None)
+        self.coded_rate = float(coded) if coded else None
+        self.missing_pts = 0
         self.t0: float | None = None
         self.prev = -1.0 / self.rate
 
     def __call__(self, frame) -> float:
         t_abs = _frame_time(frame, self.stream)
+        if t_abs is None:
+            if self.missing_pts == 0 and self.t0 is None and self.coded_rate:
+                self.rate = self.coded_rate
+                self.prev = -1.0 / self.rate
+            self.missing_pts += 1
         if self.t0 is None:
             self.t0 = t_abs if t_abs is not None else 0.0
         t = (t_abs - self.t0) if t_abs is not None else self.prev + 1.0 / self.rate
@@ -295,6 +305,13 @@ def scan(
                 n,
             )
         rate = float(stream.average_rate) if stream.average_rate else 0.0
+        if timeline.missing_pts == n:
+            rate = timeline.rate
+            log.warning(
+                "%s: the frames carry no timestamps (raw stream?); assuming %.3f fps",
+                p,
+                rate,
+            )
         span = times[-1] - times[0]
         if n > 1 and span > 0:
             measured = (n - 1) / span
