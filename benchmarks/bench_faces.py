@@ -2,9 +2,9 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/bench_faces.py [CLIP ...] [--repeat 3]
+    .venv/bin/python benchmarks/bench_faces.py [CLIP ...] [--repeat 5]
 
-For each clip, in the same run, measures (best of ``--repeat`` passes):
+For each clip, in the same run, measures:
 
 * ``decode``       PyAV decode + RGB conversion only;
 * ``reference``    decode + MediaPipe FaceMesh (478 points, tracking mode), one thread;
@@ -13,8 +13,10 @@ For each clip, in the same run, measures (best of ``--repeat`` passes):
 * ``facepose``     the same through :func:`vafusion.features.pipeline.extract_features`
                    (decode overlapped with face inference): the number that counts.
 
-and prints frames per second and each figure's ratio to ``reference`` (>= 1.0 means at
-least as fast). The requirement is ``facepose / reference >= 1.0``.
+Rounds are interleaved (decode, reference, facepose-seq, facepose, decode, ...) so load
+changes on a shared machine hit all stages alike. Prints the best and median frames per
+second and their ratios to ``reference`` (>= 1.0 means at least as fast). The requirement
+is ``facepose / reference >= 1.0``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import os
 import platform
 import time
 from pathlib import Path
+
+import numpy as np
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 
@@ -78,37 +82,51 @@ def bench_pipeline(path: Path) -> int:
     return info.n_frames
 
 
-def best_fps(fn, path: Path, repeat: int) -> float:
-    best = float("inf")
-    n = 0
+def measure(stages: dict, path: Path, repeat: int) -> dict[str, list[float]]:
+    """Frames per second of every stage, ``repeat`` rounds interleaved (A B C D A B ...)
+    so that changes in machine load hit every stage alike."""
+    fps: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        n = fn(path)
-        best = min(best, time.perf_counter() - t0)
-    return n / best
+        for name, fn in stages.items():
+            t0 = time.perf_counter()
+            n = fn(path)
+            fps[name].append(n / (time.perf_counter() - t0))
+    return fps
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("clips", nargs="*", type=Path, default=[DEFAULT_CLIP])
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    # warm-up: import and graph initialisation are not part of the per-frame speed
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    )
+    # warm-up: imports and graph initialisation are not part of the per-frame speed
     bench_reference(args.clips[0])
     bench_pipeline(args.clips[0])
-    print(f"{'clip':32s} {'stage':14s} {'fps':>8s} {'vs reference':>13s}")
+    stages = {
+        "decode": bench_decode,
+        "reference": bench_reference,
+        "facepose-seq": bench_sequential,
+        "facepose": bench_pipeline,
+    }
+    print(f"{'clip':26s} {'stage':13s} {'best fps':>9s} {'median fps':>11s}  vs reference")
     for clip in args.clips:
-        fps = {
-            "decode": best_fps(bench_decode, clip, args.repeat),
-            "reference": best_fps(bench_reference, clip, args.repeat),
-            "facepose-seq": best_fps(bench_sequential, clip, args.repeat),
-            "facepose": best_fps(bench_pipeline, clip, args.repeat),
-        }
+        fps = measure(stages, clip, args.repeat)
+        ref_best, ref_med = max(fps["reference"]), float(np.median(fps["reference"]))
         for stage, v in fps.items():
-            print(f"{clip.name:32s} {stage:14s} {v:8.1f} {v / fps['reference']:12.2f}x")
+            best, med = max(v), float(np.median(v))
+            print(
+                f"{clip.name:26s} {stage:13s} {best:9.1f} {med:11.1f}  "
+                f"{best / ref_best:.2f}x best, {med / ref_med:.2f}x median"
+            )
+        paired = np.array(fps["facepose"]) / np.array(fps["reference"])
+        print(f"{clip.name:26s} facepose/reference per round: {np.round(paired, 2).tolist()}")
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    print(f"# load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ import logging
 
 import numpy as np
 import pytest
-from media_factory import write_video
 
+from media_factory import write_video
 from vafusion.errors import ConfigError
 from vafusion.faces.columns import AU_NAMES, FACEPOSE_VERSION, facepose_columns
 from vafusion.faces.facepose import FacePoseConfig, FacePoseExtractor

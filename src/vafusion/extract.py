@@ -170,6 +170,14 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return unique
 
 
+def check_video_name(name: str) -> str:
+    """Raise :class:`~vafusion.errors.StoreError` if ``name`` cannot be a store key
+    (empty, a leading ``.``, or a ``/``, ``\\`` or NUL in it: it could name a path)."""
+    from vafusion.store.feature_store import _check_name
+
+    return _check_name("video", name)
+
+
 def video_name(path: str | os.PathLike) -> str:
     """Store key of a video: its file stem (folder name for image sequences)."""
     p = Path(path)
@@ -361,6 +369,16 @@ def extract(
     videos = find_inputs(inputs)
     store = FeatureStore(out)
     store.cleanup()
+    # a file whose stem cannot be a store key ("..", "a\\b", ".hidden") fails alone
+    bad_names: dict[str, str] = {}
+    for p in list(videos):
+        try:
+            check_video_name(video_name(p))
+        except VafusionError as exc:
+            videos.remove(p)
+            bad_names[video_name(p)] = _one_line(
+                ConfigError(f"{exc.message}: rename the file to extract it", p)
+            )
     todo, skipped = plan(videos, store, names, configs, overwrite)
     workers = max(1, min(workers, len(todo)))  # no idle workers; 1 video: no cluster
     if scheduler:
@@ -370,8 +388,15 @@ def extract(
     else:
         executor = "local"
     report = ExtractReport(
-        store=str(out), features=names, n_videos=len(videos), skipped=skipped, executor=executor
+        store=str(out),
+        features=names,
+        n_videos=len(videos) + len(bad_names),
+        skipped=skipped,
+        executor=executor,
+        failed=dict(bad_names),
     )
+    for v, e in bad_names.items():
+        log.warning("%s failed: %s", v, e)
     if skipped:
         log.info("%d of %d videos already complete in %s", len(skipped), len(videos), out)
     if todo:

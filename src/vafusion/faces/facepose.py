@@ -1,9 +1,10 @@
 """The "facepose" feature set: OpenFace-compatible head pose, gaze, landmarks, AUs, geometry.
 
-:class:`FacePoseExtractor` is a frame consumer of :func:`vafusion.features.pipeline.extract_features`:
-it receives every frame's :class:`~vafusion.faces.types.FaceObservation` list, buffers
-meshes per track, and computes features in vectorised chunks of ``chunk_frames`` frames per
-track (so the per-frame cost during decoding is a copy).
+:class:`FacePoseExtractor` is a frame consumer of
+:func:`vafusion.features.pipeline.extract_features`: it receives every frame's
+:class:`~vafusion.faces.types.FaceObservation` list, buffers meshes per track, and computes
+features in vectorised chunks of ``chunk_frames`` frames per track (so the per-frame cost
+during decoding is a copy).
 
 Running neutral
     Per track, every ``neutral_stride``-th pose-normalised mesh is kept in a reservoir of

@@ -193,8 +193,9 @@ def select_face(
     -------
     FeatureTable
         ``n_frames`` rows (``n_frames * n_tracks`` for ``"all"``, at least ``n_frames``).
-        Rows where the face is absent have ``valid = False``, NaN values, ``face_id = -1``.
-        ``meta["selected_face"]`` records the chosen id.
+        Rows where the face is absent have ``valid = False`` and NaN values; their
+        ``face_id`` is -1, except with ``"all"`` where every row keeps its track's id.
+        ``meta["selected_face"]`` records the chosen id (``"all"`` or None: no face).
     """
     if table.face_id is None:
         raise ConfigError(f"table {table.name!r} has no face_id: not a face table")

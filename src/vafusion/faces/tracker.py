@@ -23,7 +23,7 @@ Method
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -94,6 +94,54 @@ class TrackerConfig:
                 raise ConfigError(f"faces.{name} must be in [0, 1]")
 
 
+def cut_window(
+    image: np.ndarray, centre: np.ndarray, side: float, size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Square window of ``image`` around ``centre``, resized to ``size`` x ``size``.
+
+    Only the part inside the image is resized (cheaper than a general warp and than
+    padding first); the rest of the window is black.
+
+    Parameters
+    ----------
+    image : numpy.ndarray, shape (H, W, 3), uint8
+    centre : numpy.ndarray, shape (2,)
+        Window centre, pixels.
+    side : float
+        Window side, pixels.
+    size : int
+        Output side.
+
+    Returns
+    -------
+    window : numpy.ndarray, shape (size, size, 3), uint8
+    mapping : numpy.ndarray, shape (2, 2)
+        ``[[ax, bx], [ay, by]]``: a window point ``(u, v)`` in output pixels (pixel-edge
+        coordinates) lies at ``(ax * u + bx, ay * v + by)`` in the image.
+    """
+    import cv2
+
+    h, w = image.shape[:2]
+    k = size / max(float(side), 8.0)  # output pixels per image pixel
+    x0, y0 = centre[0] - size / (2 * k), centre[1] - size / (2 * k)
+    # the part of the window inside the image, in whole image pixels
+    cx0, cy0 = max(int(np.ceil(x0)), 0), max(int(np.ceil(y0)), 0)
+    cx1 = min(int(np.floor(x0 + size / k)), w)
+    cy1 = min(int(np.floor(y0 + size / k)), h)
+    window = np.zeros((size, size, 3), np.uint8)
+    if cx1 - cx0 < 2 or cy1 - cy0 < 2:
+        return window, np.array([[1 / k, x0], [1 / k, y0]])
+    dx0 = min(max(int(round((cx0 - x0) * k)), 0), size - 1)
+    dy0 = min(max(int(round((cy0 - y0) * k)), 0), size - 1)
+    dw = max(min(int(round((cx1 - cx0) * k)), size - dx0), 1)
+    dh = max(min(int(round((cy1 - cy0) * k)), size - dy0), 1)
+    window[dy0 : dy0 + dh, dx0 : dx0 + dw] = cv2.resize(
+        image[cy0:cy1, cx0:cx1], (dw, dh), interpolation=cv2.INTER_LINEAR
+    )
+    ax, ay = (cx1 - cx0) / dw, (cy1 - cy0) / dh
+    return window, np.array([[ax, cx0 - ax * dx0], [ay, cy0 - ay * dy0]])
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     """IoU of two ``x0, y0, x1, y1`` boxes."""
     ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -114,7 +162,6 @@ class _Track:
     missed: int = 0
     frames: int = 0
     last_frame: int = -1
-    history: list = field(default_factory=list)
 
     @property
     def lost(self) -> bool:
@@ -183,22 +230,15 @@ class FaceTracker:
         self, image: np.ndarray, tr: _Track
     ) -> tuple[np.ndarray | None, np.ndarray]:
         """Run the track's face mesh in its window; landmarks in decoded-image pixels."""
-        import cv2
-
-        s = self.config.crop_size
-        k = s / tr.side
-        x0, y0 = tr.centre - tr.side / 2.0
-        warp = np.array([[k, 0.0, -k * x0], [0.0, k, -k * y0]])
-        window = cv2.warpAffine(
-            image, warp, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-        )
+        size = self.config.crop_size
+        window, (mx, my) = cut_window(image, tr.centre, tr.side, size)
         lm = tr.runner(window)
         if lm is None:
             return None, window
         out = np.empty((lm.shape[0], 3), dtype=np.float64)
-        out[:, 0] = lm[:, 0] * (s / k) + x0
-        out[:, 1] = lm[:, 1] * (s / k) + y0
-        out[:, 2] = lm[:, 2] * (s / k)
+        out[:, 0] = lm[:, 0] * (size * mx[0]) + mx[1]
+        out[:, 1] = lm[:, 1] * (size * my[0]) + my[1]
+        out[:, 2] = lm[:, 2] * (size * mx[0])
         return out, window
 
     def _update_window(self, tr: _Track, lm: np.ndarray, image_shape: tuple[int, ...]) -> None:
@@ -353,6 +393,6 @@ class FaceTracker:
                 if b in found and box_iou(self._track(a).box, self._track(b).box) > (
                     self.config.duplicate_iou
                 ):
-                    # b converged on a's face: b loses this frame and its window resets
+                    # b converged on a's face: b is retired (released in bookkeeping)
                     del found[b]
-                    self._track(b).runner.reset()
+                    self._track(b).missed = self.config.max_missed

@@ -106,7 +106,7 @@ def audio_columns(config: AudioConfig = AudioConfig()) -> list[str]:
 
 
 def segment_bounds(
-    timestamps: np.ndarray, segment_periods: float = 2.0
+    timestamps: np.ndarray, segment_periods: float = 2.0, fps: float | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Audio segment of each video frame.
 
@@ -116,6 +116,8 @@ def segment_bounds(
         Frame times in seconds (strictly increasing).
     segment_periods : float
         Segment length in local frame periods (2.0: one-half overlap between neighbours).
+    fps : float, optional
+        Frame rate giving the period of a one-frame video (default 25 fps).
 
     Returns
     -------
@@ -126,8 +128,8 @@ def segment_bounds(
     n = len(t)
     if n == 0:
         return t.copy(), t.copy()
-    if n == 1:
-        period = np.array([1.0 / 25.0])
+    if n == 1:  # a one-frame video: its frame period from the stream's rate
+        period = np.array([1.0 / (fps if fps and fps > 0 else 25.0)])
     else:
         d = np.diff(t)
         period = np.empty(n)
@@ -196,6 +198,7 @@ def compute_audio_features(
     audio: AudioSignal | None,
     timestamps: np.ndarray,
     config: AudioConfig = AudioConfig(),
+    fps: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-frame MFCC + mel features from a decoded signal.
 
@@ -206,6 +209,9 @@ def compute_audio_features(
     timestamps : numpy.ndarray, shape (N,)
         Video frame times in seconds.
     config : AudioConfig
+    fps : float, optional
+        The video's frame rate; only used for a one-frame video (no neighbour to measure
+        the frame period from).
 
     Returns
     -------
@@ -225,7 +231,7 @@ def compute_audio_features(
         raise ConfigError(
             f"audio signal is at {audio.sample_rate} Hz, config expects {config.sample_rate}"
         )
-    start, end = segment_bounds(t, config.segment_periods)
+    start, end = segment_bounds(t, config.segment_periods, fps)
     valid = audio_coverage(start, end, audio) >= config.min_coverage - 1e-9
     sr, hop = config.sample_rate, config.hop_length
     k_start, k_end = column_ranges(t, start, end, sr / hop)
@@ -293,7 +299,7 @@ class AudioExtractor:
             audio = load_audio(path, self.config.sample_rate, duration_s=info.duration_s)
         if audio is None:
             log.warning("%s: no audio stream; audio features are marked invalid", path)
-        values, valid = compute_audio_features(audio, timestamps, self.config)
+        values, valid = compute_audio_features(audio, timestamps, self.config, fps=info.fps)
         if audio is not None and not valid.all():
             log.warning(
                 "%s: %d of %d frames have no audio under them (marked invalid)",
