@@ -194,3 +194,28 @@ def test_registry_and_bad_specs(tmp_path):
         load_backbone("minixception", {"input_size": 32})
     with pytest.raises(ConfigError, match="key=value"):
         ExpressionConfig(backbone_options=("input_size",))
+
+
+def test_extract_cli_selects_backbone(onnx_model, tmp_path, clip_copy):
+    """`vafusion extract --backbone onnx:...` stores a separate, differently-shaped entry."""
+    import subprocess
+    import sys
+
+    from vafusion.store import FeatureStore
+
+    video = clip_copy("single_face.mp4")
+    store = tmp_path / "store"
+    base = [sys.executable, "-m", "vafusion", "extract", str(video), "--out", str(store)]
+    common = ["--features", "expression"]
+    subprocess.run([*base, *common], check=True, capture_output=True)
+    opts = {**OPTS, "output": "emb", "probs_output": "logits", "softmax": "true"}
+    options = [f"--backbone-option={k}={v}" for k, v in opts.items()]
+    subprocess.run(
+        [*base, *common, "--backbone", f"onnx:{onnx_model}", *options],
+        check=True,
+        capture_output=True,
+    )
+    fs = FeatureStore(store)
+    entries = fs.entries("single_face", "expression")
+    assert len({e.extractor_hash for e in entries}) == 2  # backbones never share an entry
+    assert sorted(e.dim for e in entries) == [6 + 3, 128 + 7]

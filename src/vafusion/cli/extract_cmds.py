@@ -46,6 +46,8 @@ def _print_table(title: str, header: list[str], rows: list[list]) -> None:
         "vafusion extract videos/ --out features/ --features audio",
         "vafusion extract videos/ --out features/ --features audio,facepose --workers 4",
         "vafusion extract videos/ --out /shared/features --scheduler tcp://head:8786",
+        "vafusion extract videos/ --out features/ --features expression "
+        "--backbone onnx:/models/emonet.onnx --backbone-option input_size=256",
     ),
 )
 def extract_cmd(
@@ -61,6 +63,17 @@ def extract_cmd(
         None, "--scheduler", help="Existing Dask scheduler address, e.g. tcp://host:8786."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Re-extract complete entries."),
+    backbone: str = typer.Option(
+        "minixception",
+        "--backbone",
+        help="Expression backbone: minixception, onnx:/path/model.onnx or "
+        "torchscript:/path/model.pt.",
+    ),
+    backbone_option: list[str] = typer.Option(
+        None,
+        "--backbone-option",
+        help="key=value input option of the backbone (repeatable), e.g. input_size=224.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Extract per-frame features of videos into a feature store (resumable).
@@ -69,8 +82,23 @@ def extract_cmd(
     """
     from vafusion.extract import extract
 
+    configs = None
+    if backbone != "minixception" or backbone_option:
+        from vafusion.expression.extractor import ExpressionConfig
+
+        configs = {
+            "expression": ExpressionConfig(
+                backbone=backbone, backbone_options=tuple(backbone_option or ())
+            )
+        }
     report = extract(
-        inputs, out, features=features, workers=workers, scheduler=scheduler, overwrite=overwrite
+        inputs,
+        out,
+        features=features,
+        workers=workers,
+        scheduler=scheduler,
+        overwrite=overwrite,
+        configs=configs,
     )
     print(json.dumps(report.to_dict(), indent=1) if as_json else report.summary())
     if report.exit_code:
