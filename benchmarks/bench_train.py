@@ -9,11 +9,18 @@ subsampled with ``--scale``, then measures with the real training loop
 - windows/s and epoch time (and the full-scale epoch time extrapolated from it),
 - the data-loading share of each step (batch gather + masks, goal < 10 %),
 - model-only throughput (forward + backward + RMSprop step on a pre-gathered batch), the
-  reference for what the loop could reach with free data loading.
+  reference for what the loop could reach with free data loading,
+- the process's memory (RSS: anonymous = the process's own, file = page cache of memmaps)
+  after building the windows and after the epoch.
+
+``--data ram`` packs the features in RAM (the synthetic videos are generated in memory);
+``--data mmap`` writes them into a temporary feature store (audio per frame, expression and
+facepose as long-form face tables with one track) and trains from the store's memory maps
+(:class:`vafusion.data.sequences.FrameRows`, what ``vafusion train --data-mmap`` does).
 
 Example::
 
-    .venv/bin/python benchmarks/bench_train.py --scale 0.01 --threads 2
+    .venv/bin/python benchmarks/bench_train.py --scale 0.01 --threads 1 --data mmap
 """
 
 from __future__ import annotations
@@ -46,19 +53,74 @@ def train_frame_counts(scale: float, seed: int = 0) -> list[int]:
     return [counts[i] for i in sorted(rng.choice(len(counts), k, replace=False))]
 
 
-def synthetic(counts: list[int], dims: dict[str, int], seed: int = 0):
-    """Cheap synthetic videos (random features, 10 % missing faces, smooth labels)."""
+def synthetic_labels(n: int, i: int) -> np.ndarray:
+    """Smooth (valence, arousal) curves of video ``i``, shape (n, 2)."""
+    t = np.linspace(0, n / 30.0, n)
+    return np.stack([np.sin(t / 3 + i), np.cos(t / 5 + i)], 1).astype(np.float32) * 0.8
+
+
+def synthetic_iter(counts: list[int], dims: dict[str, int], seed: int = 0):
+    """Cheap synthetic videos one at a time (random features, 10 % missing faces)."""
     from vafusion.data import VideoData
 
     rng = np.random.default_rng(seed)
-    out = []
     for i, n in enumerate(counts):
-        t = np.linspace(0, n / 30.0, n)
-        labels = np.stack([np.sin(t / 3 + i), np.cos(t / 5 + i)], 1).astype(np.float32) * 0.8
         feats, valid = {}, {}
         for m, d in dims.items():
             feats[m] = rng.standard_normal((n, d), dtype=np.float32)
             valid[m] = rng.random(n) > (0.1 if m != "audio" else 0.0)
+        yield VideoData(f"v{i}", n, feats, valid, synthetic_labels(n, i))
+
+
+def synthetic(counts: list[int], dims: dict[str, int], seed: int = 0):
+    """All of :func:`synthetic_iter` in memory."""
+    return list(synthetic_iter(counts, dims, seed))
+
+
+def memory_mb() -> dict[str, float]:
+    """Current RSS split (MB): ``anon`` (process memory), ``file`` (mapped page cache)."""
+    out = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("RssAnon", "RssFile", "VmHWM"):
+                out[key] = int(rest.split()[0]) / 1024
+    return {"anon": out.get("RssAnon", 0.0), "file": out.get("RssFile", 0.0),
+            "peak": out.get("VmHWM", 0.0)}  # fmt: skip
+
+
+def store_videos(counts: list[int], dims: dict[str, int], root: Path, seed: int = 0):
+    """Like :func:`synthetic` but written to a feature store and read back memory-mapped.
+
+    Face sets are stored in long form (``face_id`` 0, or -1 on the 10 % frames without a
+    face), exactly like the face extractors write them; one video at a time is in memory.
+    """
+    from vafusion.data import VideoData
+    from vafusion.data.sources import frame_rows
+    from vafusion.features.base import FeatureTable
+    from vafusion.store import FeatureStore
+
+    store = FeatureStore(root)
+    for i, v in enumerate(synthetic_iter(counts, dims, seed)):
+        n = v.n_frames
+        for m, x in v.features.items():
+            face = m != "audio"
+            store.put(
+                v.name,
+                FeatureTable(
+                    name=m, frame=np.arange(n), timestamp=np.arange(n) / 30.0, values=x,
+                    columns=[f"{m}_{j}" for j in range(x.shape[1])], valid=v.valid[m],
+                    face_id=np.where(v.valid[m], 0, -1) if face else None,
+                ),
+                extractor_hash="bench0",
+                video_info={"n_frames": n},
+            )  # fmt: skip
+    out = []
+    for i, n in enumerate(counts):
+        feats, valid = {}, {}
+        for m in dims:
+            feats[m], valid[m] = frame_rows(store.get(f"v{i}", m, mmap=True), n, "main")
+        labels = synthetic_labels(n, i)
         out.append(VideoData(f"v{i}", n, feats, valid, labels))
     return out
 
@@ -87,32 +149,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dims", default="audio=168,expression=1024,facepose=714")
     ap.add_argument("--model-steps", type=int, default=30)
+    ap.add_argument("--data", choices=("ram", "mmap"), default="ram", help="window storage")
     ap.add_argument("--out", type=Path, default=None, help="append a markdown row here")
     args = ap.parse_args(argv)
 
     from vafusion.data import FeatureSpec, WindowData, fit_normalizer
+    from vafusion.data.sequences import feature_bytes
     from vafusion.models import ModelConfig, build_model
     from vafusion.train import TrainConfig, fit
 
     torch.set_num_threads(args.threads)
     dims = {k: int(v) for k, v in (kv.split("=") for kv in args.dims.split(","))}
     counts = train_frame_counts(args.scale)
+    tmpdir = tempfile.TemporaryDirectory()
+    mem0 = memory_mb()
     t0 = time.perf_counter()
-    videos = synthetic(counts, dims)
+    if args.data == "mmap":
+        videos = store_videos(counts, dims, Path(tmpdir.name) / "store")
+    else:
+        videos = synthetic(counts, dims)
     t_gen = time.perf_counter() - t0
     spec = FeatureSpec(dims=dims)
+    in_memory = args.data == "ram"
     t0 = time.perf_counter()
     norm = fit_normalizer(videos, spec.modalities)
-    data = WindowData(videos, spec, norm)
+    data = WindowData(videos, spec, norm, in_memory=in_memory)
     t_pack = time.perf_counter() - t0
+    mem_built = memory_mb()
     n_frames, n_win = sum(counts), len(data)
 
     cfg = TrainConfig(
         model=ModelConfig(name=args.model), epochs=1, batch_size=args.batch_size,
-        num_threads=args.threads, patience=0, progress=False,
+        num_threads=args.threads, patience=0, progress=False, data_memory=args.data,
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         r = fit(cfg, videos, [], spec, tmp)
+    mem_epoch = memory_mb()
     h = r.history[0]
     epoch_s, load_share = h["epoch_seconds"], h["load_share"]
     wps = n_win / epoch_s
@@ -129,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
 
     full_windows = 150_000
     res = {
-        "model": args.model, "scale": args.scale, "videos": len(counts), "frames": n_frames,
+        "model": args.model, "data": args.data, "scale": args.scale, "videos": len(counts), "frames": n_frames,
         "windows": n_win, "batch_size": args.batch_size, "threads": args.threads,
         "dims": dims, "gen_s": round(t_gen, 2), "pack_s": round(t_pack, 2),
         "epoch_s": round(epoch_s, 2), "windows_per_s": round(wps, 1),
@@ -137,16 +209,23 @@ def main(argv: list[str] | None = None) -> int:
         "model_only_windows_per_s": round(mo_wps, 1),
         "model_only_ms_per_step": round(step_s * 1e3, 2),
         "full_scale_epoch_min_est": round(full_windows / wps / 60, 1),
+        "rss_anon_mb": {"start": round(mem0["anon"]), "built": round(mem_built["anon"]),
+                        "after_epoch": round(mem_epoch["anon"])},
+        "rss_file_mb_after_epoch": round(mem_epoch["file"]),
+        "feature_mb": round(feature_bytes(videos, spec, 15, 10) / 2**20),
         "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "torch": torch.__version__,
     }  # fmt: skip
     print(json.dumps(res, indent=2))
+    tmpdir.cleanup()
     if args.out:
         with open(args.out, "a") as fh:
             fh.write(
-                f"| {args.model} | {args.scale} | {n_frames} | {n_win} | {args.batch_size} | "
-                f"{args.threads} | {epoch_s:.1f} | {wps:.0f} | {100 * load_share:.1f} % | "
-                f"{gather_s * 1e3:.2f} | {mo_wps:.0f} | {res['full_scale_epoch_min_est']} |\n"
+                f"| {args.model} | {args.data} | {args.scale} | {n_frames} | {n_win} | "
+                f"{args.batch_size} | {args.threads} | {epoch_s:.1f} | {wps:.0f} | "
+                f"{100 * load_share:.1f} % | {gather_s * 1e3:.2f} | {mo_wps:.0f} | "
+                f"{res['full_scale_epoch_min_est']} | {res['feature_mb']} | "
+                f"{mem_epoch['anon'] - mem0['anon']:.0f} |\n"
             )
     return 0
 

@@ -379,9 +379,10 @@ def test_predict_4k_is_downscaled_before_detection(media, tmp_path):
     summary = json.loads((out / "uhd.json").read_text())
     assert summary["n_frames"] == 8 and (summary["width"], summary["height"]) == (3840, 2160)
     assert summary["faces"][0]["stats"]["valid_frames"] >= 6
-    # models + libraries take ~0.6-0.9 GB; 8 RGB frames at 4K alone would be 200 MB more,
-    # and detection on 4K inputs far more
-    assert peak_mb < 1400, f"peak RSS {peak_mb:.0f} MB"
+    # measured: ~570 MB for a 640x360 clip, ~700 MB for this one (one 4K frame decoded at a
+    # time, downscaled in the decoder); buffering the 8 frames at 4K or running the face
+    # models at 4K would add hundreds of MB
+    assert peak_mb < 1000, f"peak RSS {peak_mb:.0f} MB"
 
 
 # ---------------------------------------------------------------------- annotations

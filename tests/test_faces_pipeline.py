@@ -356,3 +356,30 @@ def test_consumer_error_propagates_from_overlapped_decode(clips_dir):
 
     with pytest.raises(RuntimeError, match="consumer failed"):
         extract_features(clips_dir / "single_face.mp4", [Failing()])
+
+
+def test_small_face_in_wide_shot_is_tracked(wolfgang_frames, tmp_path):
+    """A ~60 px face in a 1280x720 frame: found by the full-range detector and tracked in
+    its magnified window."""
+    import cv2
+
+    frames = []
+    for im in wolfgang_frames[:30]:
+        canvas = np.full((720, 1280, 3), 60, np.uint8)
+        small = cv2.resize(im, (154, 86))  # the face is ~60 px tall
+        canvas[400:486, 800:954] = small
+        frames.append(canvas)
+    _, table = _extract(write_video(tmp_path / "wide.mp4", np.stack(frames), fps=24))
+    dense = select_face(table)
+    assert dense.valid.mean() >= 0.9
+    x30 = _col(dense, "x_30")[dense.valid]  # nose tip inside the pasted picture
+    assert ((x30 > 800) & (x30 < 954)).all()
+
+
+def test_extraction_is_deterministic(clips_dir):
+    _, a = _extract(clips_dir / "single_face.mp4")
+    _, b = _extract(clips_dir / "single_face.mp4")
+    assert a.valid.sum() >= 60
+    np.testing.assert_array_equal(a.face_id, b.face_id)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.meta["config_hash"] == b.meta["config_hash"]

@@ -101,3 +101,31 @@ def test_corrupt_and_foreign_checkpoints_raise_model_error(tmp_path):
     )
     assert np.allclose(load_checkpoint(ok)["model_state"]["w"].numpy(), 0)
     assert not list(tmp_path.glob(".*.tmp"))  # atomic write leaves no temp file
+
+
+@pytest.mark.parametrize("mode", ["eval", "train"])
+def test_bilstm_padding_does_not_leak_into_real_frames(mode):
+    """The backward LSTM direction must start at each window's last real frame: outputs on
+    real frames are independent of the padded content and equal to running the model on
+    the unpadded window alone."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(name="fusion-bilstm", audio_dropout=0.0, facepose_dropout=0.0)
+    m = build_model(cfg, SPEC)
+    m.train(mode == "train")
+    b = batch(b=4)
+    lengths = [15, 9, 12, 1]
+    for i, n in enumerate(lengths):
+        b["frame_mask"][i, n:] = 0
+    y1 = m(b)
+    b2 = {k: v.clone() for k, v in b.items()}
+    g = torch.Generator().manual_seed(7)
+    for i, n in enumerate(lengths):
+        for mod in SPEC.dims:
+            b2[mod][i, n:] = 100.0 * torch.randn(b2[mod][i, n:].shape, generator=g)
+            b2[f"{mod}_mask"][i, n:] = 1.0  # padded frames may even claim to be valid
+    y2 = m(b2)
+    for i, n in enumerate(lengths):
+        assert torch.allclose(y1[i, :n], y2[i, :n], atol=1e-6), f"window {i} (length {n})"
+    if mode == "eval":  # per-frame BN (running stats): the window alone gives the same
+        one = {k: v[1:2, :9] for k, v in b2.items()}
+        assert torch.allclose(m(one)[0], y1[1, :9], atol=1e-6)

@@ -10,6 +10,18 @@ import typer
 from vafusion.cli import app
 
 
+def _memory(flag: bool | None) -> str | None:
+    """``--data-in-memory`` -> "ram", ``--data-mmap`` -> "mmap", neither -> None (auto)."""
+    return None if flag is None else ("ram" if flag else "mmap")
+
+
+_MEMORY_HELP = (
+    "Pack the features in RAM (fastest; frames x dims x 4 B) or read each batch from the "
+    "store's memory maps (memory independent of the dataset size). Default: RAM when it fits "
+    "in half the available memory."
+)
+
+
 def _config(config: Path | None, **overrides):
     from vafusion.train.config import TrainConfig, load_train_config, with_overrides
 
@@ -44,13 +56,14 @@ def train_cmd(
     config: Path | None = typer.Option(None, "--config", help="YAML TrainConfig."),
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/last.pt."),
     device: str | None = typer.Option(None, "--device", help="cpu (default) or cuda."),
+    in_memory: bool | None = typer.Option(None, "--data-in-memory/--data-mmap", help=_MEMORY_HELP),
 ) -> None:
     """Train a valence-arousal model on extracted features."""
     from vafusion.train import train
 
     cfg = _config(
         config, model=model, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr,
-        loss=loss, patience=patience, device=device,
+        loss=loss, patience=patience, device=device, data_memory=_memory(in_memory),
     )  # fmt: skip
     result = train(cfg, data, features, out, resume=resume)
     if os.environ.get("RANK", "0") != "0":  # torchrun: only rank 0 reports
@@ -80,11 +93,15 @@ def evaluate_cmd(
         False, "--smooth", help="Apply the temporal smoothing tuned on validation in training."
     ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    in_memory: bool | None = typer.Option(None, "--data-in-memory/--data-mmap", help=_MEMORY_HELP),
 ) -> None:
     """Evaluate a trained model with CCC; write per-frame predictions and metrics.json."""
     from vafusion.train import evaluate
 
-    m = evaluate(run, data, features, split, out, smooth=smooth, device=device)
+    m = evaluate(
+        run, data, features, split, out, smooth=smooth, device=device,
+        data_memory=_memory(in_memory),
+    )  # fmt: skip
     if m["ccc_mean"] is None:
         typer.echo(f"{m['n_videos']} videos predicted (no labels) -> {out}")
     else:

@@ -81,7 +81,11 @@ class Normalizer:
             raise ModelError(
                 f"modality {name!r} has {values.shape[1]} columns, model expects {m.shape[0]}"
             )
-        out = ((np.asarray(values, dtype=np.float64) - m) / s).astype(np.float32)
+        # float32 arithmetic (statistics rounded once): per training batch this is ~4x
+        # cheaper than float64 and the inputs are float32 anyway
+        out = np.array(values, dtype=np.float32, copy=True)
+        out -= m.astype(np.float32)
+        out /= s.astype(np.float32)
         out[~np.isfinite(out)] = 0.0
         out[~np.asarray(valid, dtype=bool)] = 0.0
         return out

@@ -1,10 +1,20 @@
-"""Frame-level features + labels of many videos, preloaded as contiguous windows for training.
+"""Frame-level features + labels of many videos, cut into windows for training.
 
-:class:`VideoData` is the plain per-video record (dense per-frame features of each modality
-with a validity mask, labels with NaN where Aff-Wild2 has -5). :class:`WindowData` normalises
-and packs a list of them into one contiguous float32 array per modality, each video padded
-to a whole number of windows, so that a batch of windows is a single vectorised gather
-(``rows = offsets[idx, None] + arange(length)``) with no Python loop per sample.
+:class:`VideoData` is the plain per-video record (per-frame features of each modality with a
+validity mask, labels with NaN where Aff-Wild2 has -5). Features are either dense arrays or
+:class:`FrameRows`: a per-frame *view* of a (memory-mapped) feature-store table, a row index
+per frame, so that loading a split costs no copy of the features.
+
+:class:`WindowData` serves batches of windows in one of two ways:
+
+- in RAM (``in_memory=True``): every modality normalised and packed into one contiguous
+  float32 array, each video padded to a whole number of windows, so that a batch is a single
+  vectorised gather (``rows = offsets[idx, None] + arange(length)``). Memory:
+  ``frames x sum(D) x 4 B``.
+- memory-mapped (``in_memory=False``): only the per-frame masks and labels are held
+  (``~7 x 4 B`` per frame); each batch reads its ``B x length`` rows from the store's
+  memmaps (the page cache, not the process, holds the data) and normalises them per batch.
+  Both give bit-identical batches.
 """
 
 from __future__ import annotations
@@ -17,10 +27,106 @@ import torch
 
 from vafusion.data.normalize import Normalizer
 from vafusion.data.windows import check_window, n_windows
-from vafusion.errors import ModelError
+from vafusion.errors import ConfigError, ModelError
 
 #: Modalities the models know, in branch order.
 MODALITIES = ("audio", "expression", "facepose")
+
+#: Frames per chunk when statistics are computed over memory-mapped features.
+_CHUNK = 8192
+
+
+class FrameRows:
+    """Per-frame view of a table's rows without copying them (e.g. a store memmap).
+
+    Frame ``i`` is row ``rows[i]`` of ``values``, or missing when ``rows[i] < 0``. This is
+    how a long-form face table (several faces per frame) is seen as one subject's dense
+    ``(n_frames, D)`` array, and how a per-frame table is read lazily.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (R, D)
+        Table rows; usually a read-only ``numpy.memmap`` of the store's ``values.npy``.
+    rows : numpy.ndarray, shape (N,), int64
+        Row of ``values`` for each frame; -1 where the frame has no row.
+    """
+
+    def __init__(self, values: np.ndarray, rows: np.ndarray) -> None:
+        if values.ndim != 2:
+            raise ModelError(f"FrameRows needs 2-D values, got shape {values.shape}")
+        self.values = values
+        self.rows = np.asarray(rows, dtype=np.int64)
+        if self.rows.size and int(self.rows.max()) >= values.shape[0]:
+            raise ModelError("FrameRows: a row index is past the end of the table")
+
+    @classmethod
+    def of(cls, x: np.ndarray | FrameRows) -> FrameRows:
+        """``x`` itself if already a view, else the identity view of a dense (N, D) array."""
+        if isinstance(x, FrameRows):
+            return x
+        return cls(np.asarray(x), np.arange(len(x), dtype=np.int64))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(N, D)``: frames x columns, as the dense array would be."""
+        return (len(self.rows), int(self.values.shape[1]))
+
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of the values."""
+        return self.values.dtype
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, frames: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the given frames.
+
+        Parameters
+        ----------
+        frames : numpy.ndarray, shape (K,), int64
+            Frame indices; values outside ``[0, N)`` are padding.
+        out : numpy.ndarray, shape (K, D), float32, optional
+            Filled in place.
+
+        Returns
+        -------
+        numpy.ndarray, shape (K, D), float32
+            NaN for frames without a row (and padding).
+        """
+        frames = np.asarray(frames, dtype=np.int64)
+        n = len(self.rows)
+        inside = (frames >= 0) & (frames < n)
+        r = np.full(len(frames), -1, dtype=np.int64)
+        r[inside] = self.rows[frames[inside]]
+        ok = r >= 0
+        if out is None:
+            out = np.empty((len(frames), self.values.shape[1]), dtype=np.float32)
+        if ok.all():
+            if len(r) and r[-1] - r[0] == len(r) - 1 and (np.diff(r) == 1).all():
+                out[:] = self.values[r[0] : r[-1] + 1]  # contiguous rows: a plain slice
+            else:
+                out[:] = self.values[r]
+            return out
+        out[:] = np.nan
+        if ok.any():
+            out[ok] = self.values[r[ok]]
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """Materialise the dense ``(N, D)`` array (NaN where a frame has no row)."""
+        dense = self.take(np.arange(len(self.rows)))
+        return dense if dtype is None else dense.astype(dtype, copy=False)
+
+    def chunks(self, valid: np.ndarray, size: int = _CHUNK):
+        """Yield ``(values (k, D), valid (k,))`` over the frames in chunks of ``size``.
+
+        Lets statistics stream over a long video without materialising it.
+        """
+        valid = np.asarray(valid, dtype=bool)
+        for a in range(0, len(self.rows), size):
+            b = min(a + size, len(self.rows))
+            yield self.take(np.arange(a, b)), valid[a:b]
 
 
 @dataclass
@@ -33,22 +139,29 @@ class VideoData:
         Annotation name (video stem, possibly with ``_left`` / ``_right``).
     n_frames : int
         Number of frames ``N`` (the annotation length when labelled).
-    features : dict of str to numpy.ndarray, each shape (N, D_m), float32
-        Per modality; NaN allowed on invalid rows.
+    features : dict of str to numpy.ndarray or FrameRows, each shape (N, D_m), float32
+        Per modality; NaN allowed on invalid rows. :class:`FrameRows` (a per-frame view of
+        a memory-mapped store table) avoids holding the features in memory.
     valid : dict of str to numpy.ndarray, each shape (N,), bool
         Per-modality validity (False = no face / no audio on that frame).
     labels : numpy.ndarray, shape (N, 2), float32, optional
         ``(valence, arousal)``; NaN where the annotation is -5; None for unlabelled videos.
     split : str
         ``"train"``, ``"validation"``, ``"test"``...
+    video : str
+        Feature-store key of the video (file stem); empty when not from a store.
+    subject : str
+        Face selected in long-form face tables (``main`` / ``left`` / ``right``).
     """
 
     name: str
     n_frames: int
-    features: dict[str, np.ndarray]
+    features: dict[str, np.ndarray | FrameRows]
     valid: dict[str, np.ndarray]
     labels: np.ndarray | None = None
     split: str = "train"
+    video: str = ""
+    subject: str = "main"
 
     def __post_init__(self) -> None:
         for m, x in self.features.items():
@@ -109,16 +222,75 @@ class FeatureSpec:
             raise ModelError(f"invalid feature spec: {exc}") from None
 
 
+def _blocks(videos: list[VideoData], mod: str):
+    """``(values, valid)`` blocks of one modality; :class:`FrameRows` streamed in chunks."""
+    for v in videos:
+        if mod not in v.features:
+            continue
+        x = v.features[mod]
+        if isinstance(x, FrameRows):
+            yield from x.chunks(v.valid[mod])
+        else:
+            yield x, v.valid[mod]
+
+
 def fit_normalizer(videos: list[VideoData], modalities: tuple[str, ...]) -> Normalizer:
-    """Fit a :class:`Normalizer` on the valid frames of ``videos`` (pass training videos only)."""
-    blocks = {
-        m: [(v.features[m], v.valid[m]) for v in videos if m in v.features] for m in modalities
-    }
-    return Normalizer.fit(blocks)
+    """Fit a :class:`Normalizer` on the valid frames of ``videos`` (pass training videos only).
+
+    Memory-mapped features are read in chunks of 8192 frames, never materialised whole.
+    """
+    return Normalizer.fit({m: _blocks(videos, m) for m in modalities})
+
+
+def feature_bytes(videos: list[VideoData], spec: FeatureSpec, length: int, stride: int) -> int:
+    """Bytes the in-RAM :class:`WindowData` of ``videos`` would hold for the features.
+
+    ``padded frames x sum(D) x 4`` (the masks and labels are not counted: they are small).
+    """
+    frames = sum(
+        0 if (c := n_windows(v.n_frames, length, stride)) == 0 else (c - 1) * stride + length
+        for v in videos
+    )
+    return frames * sum(spec.dims[m] for m in spec.modalities) * 4
+
+
+def available_memory() -> int | None:
+    """Memory the system can give without swapping (``MemAvailable``), in bytes; None if
+    unknown (not Linux)."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def choose_in_memory(mode: str, n_bytes: int, fraction: float = 0.5) -> bool:
+    """Decide whether windows are packed in RAM.
+
+    Parameters
+    ----------
+    mode : {"auto", "ram", "mmap"}
+        ``auto``: in RAM when ``n_bytes`` is at most ``fraction`` of the available memory
+        (or, when that is unknown, at most 4 GB).
+    n_bytes : int
+        From :func:`feature_bytes`.
+    """
+    if mode == "ram":
+        return True
+    if mode == "mmap":
+        return False
+    if mode != "auto":
+        raise ConfigError(f"data memory mode must be auto, ram or mmap, got {mode!r}")
+    avail = available_memory()
+    budget = fraction * avail if avail is not None else 4 * 1024**3
+    return n_bytes <= budget
 
 
 class WindowData(torch.utils.data.Dataset):
-    """All windows of a list of videos, preloaded into contiguous normalised arrays.
+    """All windows of a list of videos, served as batches (in RAM or memory-mapped).
 
     Parameters
     ----------
@@ -129,11 +301,18 @@ class WindowData(torch.utils.data.Dataset):
         Fitted on the training split.
     length, stride : int
         Window length and stride (paper: 15 and 10).
+    in_memory : bool, default True
+        True: normalise and pack every feature into RAM once (fastest gather; memory
+        ``frames x sum(D) x 4 B``). False: keep only masks and labels; each batch reads its
+        rows through the videos' features (:class:`FrameRows` over the store's memmaps, or
+        arrays) and normalises them, so the process's memory does not grow with the
+        features. Batches are bit-identical either way.
 
     Attributes
     ----------
     x : dict of str to torch.Tensor, each shape (T, D_m), float32
-        Normalised features of every video, each padded to ``(W - 1) * stride + length`` rows.
+        In-RAM mode only (empty otherwise): normalised features of every video, each padded
+        to ``(W - 1) * stride + length`` rows.
     m : dict of str to torch.Tensor, each shape (T,), float32
         Modality validity (0 on padding).
     frame_mask : torch.Tensor, shape (T,), float32
@@ -141,7 +320,7 @@ class WindowData(torch.utils.data.Dataset):
     y : torch.Tensor, shape (T, 2), float32
         Labels with NaN replaced by 0; ``y_mask`` (T, 2) is 1 where the label is usable.
     offsets : numpy.ndarray, shape (n_windows,), int64
-        Row of ``x`` where each window starts.
+        Row of the packed layout where each window starts.
     video_of_window : numpy.ndarray, shape (n_windows,), int64
         Index into ``videos`` of each window; windows of a video are contiguous.
     """
@@ -153,12 +332,16 @@ class WindowData(torch.utils.data.Dataset):
         normalizer: Normalizer,
         length: int = 15,
         stride: int = 10,
+        *,
+        in_memory: bool = True,
     ) -> None:
         check_window(length, stride)
         self.videos = videos
         self.spec = spec
+        self.normalizer = normalizer
         self.length = length
         self.stride = stride
+        self.in_memory = in_memory
         counts = [n_windows(v.n_frames, length, stride) for v in videos]
         padded = [0 if c == 0 else (c - 1) * stride + length for c in counts]
         starts = np.concatenate([[0], np.cumsum(padded)]).astype(np.int64)
@@ -172,17 +355,38 @@ class WindowData(torch.utils.data.Dataset):
         self.window_counts = np.asarray(counts, dtype=np.int64)
         self.x: dict[str, torch.Tensor] = {}
         self.m: dict[str, torch.Tensor] = {}
+        # memory-mapped mode, per modality: each video's table rows (None: absent) and, in
+        # the packed layout, the table row of every frame (-1: no row / padding)
+        self._sources: dict[str, list[np.ndarray | None]] = {}
+        self._rows: dict[str, np.ndarray] = {}
         for mod in spec.modalities:
             dim = spec.dims[mod]
-            x = np.zeros((total, dim), dtype=np.float32)
+            x = np.zeros((total, dim), dtype=np.float32) if in_memory else None
             m = np.zeros(total, dtype=np.float32)
+            sources: list[np.ndarray | None] = []
+            rows = None if in_memory else np.full(total, -1, dtype=np.int64)
             for i, v in enumerate(videos):
                 if mod not in v.features:
+                    sources.append(None)  # the modality stays invalid (mask 0)
                     continue
                 a = starts[i]
-                x[a : a + v.n_frames] = normalizer.transform(mod, v.features[mod], v.valid[mod])
+                if x is not None:
+                    x[a : a + v.n_frames] = normalizer.transform(mod, v.features[mod], v.valid[mod])
+                elif v.features[mod].shape[1] != dim:
+                    raise ModelError(
+                        f"{v.name}: modality {mod!r} has {v.features[mod].shape[1]} columns, "
+                        f"expected {dim}"
+                    )
+                else:
+                    view = FrameRows.of(v.features[mod])
+                    sources.append(view.values)
+                    rows[a : a + v.n_frames] = view.rows
                 m[a : a + v.n_frames] = v.valid[mod]
-            self.x[mod] = torch.from_numpy(x)
+            if x is not None:
+                self.x[mod] = torch.from_numpy(x)
+            else:
+                self._sources[mod] = sources
+                self._rows[mod] = rows
             self.m[mod] = torch.from_numpy(m)
         fm = np.zeros(total, dtype=np.float32)
         y = np.zeros((total, 2), dtype=np.float32)
@@ -202,6 +406,41 @@ class WindowData(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.offsets)
 
+    def _gather_mmap(
+        self, mod: str, idx: np.ndarray, rows: np.ndarray, valid: torch.Tensor
+    ) -> torch.Tensor:
+        """Read and normalise the rows of windows ``idx`` of one modality.
+
+        Parameters
+        ----------
+        idx : numpy.ndarray, shape (B,), int64
+            Window indices.
+        rows : numpy.ndarray, shape (B * L,), int64
+            Their positions in the packed layout.
+        valid : torch.Tensor, shape (B, L), float32
+            The modality's validity (0 on padding).
+
+        Returns
+        -------
+        torch.Tensor, shape (B, L, D_m), float32
+        """
+        b, n, dim = len(idx), self.length, self.spec.dims[mod]
+        r = self._rows[mod][rows].reshape(b, n)  # table row of each frame, -1: none
+        has = r >= 0
+        full = has.all(1)
+        raw = np.empty((b, n, dim), dtype=np.float32)
+        sources = self._sources[mod]
+        for j, vid in enumerate(self.video_of_window[idx]):
+            src = sources[vid]
+            if src is not None and full[j]:
+                raw[j] = src[r[j]]  # one read of <= L rows from the memmap
+                continue
+            raw[j] = np.nan
+            if src is not None and has[j].any():
+                raw[j, has[j]] = src[r[j, has[j]]]
+        x = self.normalizer.transform(mod, raw.reshape(b * n, dim), valid.numpy().reshape(-1) > 0)
+        return torch.from_numpy(x).view(b, n, dim)
+
     def batch(self, indices: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
         """Gather windows ``indices`` into a batch.
 
@@ -211,13 +450,17 @@ class WindowData(torch.utils.data.Dataset):
             ``<modality>`` (B, L, D_m), ``<modality>_mask`` (B, L), ``frame_mask`` (B, L),
             ``y`` (B, L, 2), ``y_mask`` (B, L, 2).
         """
-        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64))
+        idx_np = np.asarray(indices, dtype=np.int64)
+        idx = torch.as_tensor(idx_np)
         rows = (torch.from_numpy(self.offsets)[idx][:, None] + self._arange[None, :]).reshape(-1)
         b, n = len(idx), self.length
         out: dict[str, torch.Tensor] = {}
         for mod in self.spec.modalities:
-            out[mod] = self.x[mod].index_select(0, rows).view(b, n, -1)
             out[f"{mod}_mask"] = self.m[mod].index_select(0, rows).view(b, n)
+            if self.in_memory:
+                out[mod] = self.x[mod].index_select(0, rows).view(b, n, -1)
+            else:
+                out[mod] = self._gather_mmap(mod, idx_np, rows.numpy(), out[f"{mod}_mask"])
         out["frame_mask"] = self.frame_mask.index_select(0, rows).view(b, n)
         out["y"] = self.y.index_select(0, rows).view(b, n, 2)
         out["y_mask"] = self.y_mask.index_select(0, rows).view(b, n, 2)

@@ -1,9 +1,11 @@
 """Adapter from the dataset layouts and the feature store to :class:`VideoData`.
 
 For each annotated entry (``vafusion.datasets``) and modality, the store's feature table is
-read (memory-mapped), long-form face tables are reduced to the entry's subject with
-:func:`vafusion.faces.subjects.select_face` (``main`` / ``left`` / ``right``), and the rows
-are placed by frame index into a dense ``(n_frames, D)`` array (missing frames invalid).
+memory-mapped and seen per frame through a :class:`~vafusion.data.sequences.FrameRows` row
+index (no copy of the features): long-form face tables are reduced to the entry's subject
+(``main`` / ``left`` / ``right``, the track :func:`vafusion.faces.subjects.choose_track`
+picks, exactly what :func:`~vafusion.faces.subjects.select_face` densifies), per-frame tables
+are indexed by frame; frames without a row are invalid.
 Labels are aligned to the decoded frame count by frame index with the dataset's tolerance
 (:func:`vafusion.datasets.align_labels`), refusing large mismatches.
 """
@@ -14,7 +16,7 @@ import os
 
 import numpy as np
 
-from vafusion.data.sequences import FeatureSpec, VideoData
+from vafusion.data.sequences import FeatureSpec, FrameRows, VideoData
 from vafusion.errors import StoreError
 from vafusion.features.base import FeatureTable
 from vafusion.log import get_logger
@@ -53,6 +55,51 @@ def dense_table(table: FeatureTable, n_frames: int) -> tuple[np.ndarray, np.ndar
     values[frame[ok]] = np.asarray(table.values)[ok]
     valid[frame[ok]] = True
     return values, valid
+
+
+def frame_rows(
+    table: FeatureTable, n_frames: int, subject: str | int = "main"
+) -> tuple[FrameRows, np.ndarray]:
+    """Per-frame view of a store table for one subject, without copying its values.
+
+    Parameters
+    ----------
+    table : FeatureTable
+        Per-frame table, or long-form face table (with ``face_id``); ``values`` may be a
+        memmap (it is kept, not read).
+    n_frames : int
+        Decoded frames of the video.
+    subject : {"main", "left", "right"} or int
+        Face track of a long-form table (:func:`vafusion.faces.subjects.choose_track`).
+
+    Returns
+    -------
+    rows : FrameRows
+        Shape (n_frames, D); frame ``i`` is ``table.values[rows.rows[i]]``. Equal, as a
+        dense array, to :func:`dense_table` (per-frame) or
+        :func:`vafusion.faces.subjects.select_face` (face tables) on the valid frames.
+    valid : numpy.ndarray, shape (n_frames,), bool
+    """
+    frame = np.asarray(table.frame, dtype=np.int64)
+    tvalid = np.asarray(table.valid, dtype=bool)
+    rows = np.full(n_frames, -1, dtype=np.int64)
+    valid = np.zeros(n_frames, dtype=bool)
+    if table.face_id is None:
+        sel = np.flatnonzero((frame >= 0) & (frame < n_frames) & tvalid)
+        rows[frame[sel]] = sel
+        valid[frame[sel]] = True
+    else:
+        from vafusion.faces.subjects import choose_track
+
+        fid = choose_track(table, subject)
+        if fid is None:
+            log.warning("%s: no face in this video; every row is invalid", table.name)
+        else:
+            sel = np.flatnonzero(np.asarray(table.face_id) == fid)
+            sel = sel[(frame[sel] >= 0) & (frame[sel] < n_frames)]
+            rows[frame[sel]] = sel
+            valid[frame[sel]] = tvalid[sel]
+    return FrameRows(table.values, rows), valid
 
 
 def load_split(
@@ -94,7 +141,6 @@ def load_split(
         Annotation rows and decoded frames differ beyond the tolerance.
     """
     from vafusion.datasets import Tolerance, align_labels, load_dataset
-    from vafusion.faces.subjects import select_face
     from vafusion.store import FeatureStore
 
     split = canonical_split(split)
@@ -119,8 +165,6 @@ def load_split(
         n_frames = int(n_frames)
         feats, valid = {}, {}
         for mod, table in tables.items():
-            if table.face_id is not None:
-                table = select_face(table, n_frames, how=entry.subject)
             cols = list(table.columns)
             if columns.setdefault(mod, cols) != cols:
                 raise StoreError(
@@ -128,14 +172,93 @@ def load_split(
                     "videos (mixed extractor configs?)",
                     store_root,
                 )
-            feats[mod], valid[mod] = dense_table(table, n_frames)
+            feats[mod], valid[mod] = frame_rows(table, n_frames, entry.subject)
         labels = None
         if entry.labels is not None:
             labels = align_labels(entry.labels, n_frames, tol, name=entry.annotation_path)
-        videos.append(VideoData(entry.name, n_frames, feats, valid, labels, split))
+        videos.append(
+            VideoData(
+                entry.name, n_frames, feats, valid, labels, split,
+                video=entry.video, subject=entry.subject,
+            )  # fmt: skip
+        )
     spec = FeatureSpec(
         dims={m: len(c) for m, c in columns.items()},
         columns=columns,
         feature_sets=dict(feature_sets),
     )
     return videos, spec
+
+
+#: Extractor settings that only write side outputs (not part of the config hash): dropped
+#: from the recorded configs so that predicting never writes files the user did not ask for.
+OUTPUT_ONLY_KEYS = ("aligned_dir",)
+
+
+def feature_configs(
+    store_root: str | os.PathLike, videos: list[VideoData], feature_sets: dict[str, str]
+) -> dict[str, dict]:
+    """Provenance of the features a model is trained on, for its checkpoint.
+
+    For each feature set, the store entries the videos were read from must share one
+    extractor config (hash); their recorded config is returned so that ``vafusion predict
+    --model`` can build the same extractors.
+
+    Parameters
+    ----------
+    store_root : path
+        Feature store the videos were loaded from (:func:`load_split`).
+    videos : list of VideoData
+        Loaded videos (``video`` = store key, ``subject`` = face selected).
+    feature_sets : dict of str to str
+        Modality -> feature-set name.
+
+    Returns
+    -------
+    dict of str to dict
+        ``{set: {"config": dict, "config_hash": str, "version": str, "dim": int,
+        "long_form": bool, "face_selection": {"method": "choose_track", "subjects":
+        [..]} or None}}``. ``config`` is None when the store did not record it.
+
+    Raises
+    ------
+    StoreError
+        The videos' entries of one feature set come from different extractor configs.
+    """
+    from vafusion.store import FeatureStore
+
+    store = FeatureStore(store_root, create=False)
+    out: dict[str, dict] = {}
+    for fs in dict.fromkeys(feature_sets.values()):
+        seen: dict[str, str] = {}
+        doc: dict = {}
+        subjects: set[str] = set()
+        for v in videos:
+            key = v.video or v.name
+            doc = store.entry_meta(key, fs)
+            seen.setdefault(str(doc["extractor_hash"]), key)
+            subjects.add(str(v.subject))
+        if len(seen) > 1:
+            pairs = ", ".join(f"{h} ({k})" for h, k in seen.items())
+            raise StoreError(
+                f"{fs!r} features come from different extractor configs: {pairs}; "
+                "re-extract them with one config",
+                store_root,
+            )
+        if not seen:
+            continue
+        config = doc.get("config")
+        if isinstance(config, dict):
+            config = {k: v for k, v in config.items() if k not in OUTPUT_ONLY_KEYS}
+        long_form = "face_id" in doc.get("arrays", {})
+        out[fs] = {
+            "config": config,
+            "config_hash": next(iter(seen)),
+            "version": str(doc.get("version", "")),
+            "dim": int(doc.get("dim", 0)),
+            "long_form": long_form,
+            "face_selection": (
+                {"method": "choose_track", "subjects": sorted(subjects)} if long_form else None
+            ),
+        }
+    return out

@@ -109,7 +109,8 @@ class Branch(nn.Module):
         for layer, act, drop, norm in zip(
             self.layers, self.acts, self.drops, self.norms, strict=True
         ):
-            x = norm(drop(act(layer(x))), frame_mask)
+            h = layer(x, frame_mask) if isinstance(layer, RNNLayer) else layer(x)
+            x = norm(drop(act(h)), frame_mask)
         return x
 
 

@@ -132,10 +132,19 @@ class SeqDropout(nn.Module):
 
 
 class RNNLayer(nn.Module):
-    """One recurrent layer: GRU, or bidirectional LSTM (output ``2 * units``)."""
+    """One recurrent layer: GRU, or bidirectional LSTM (output ``2 * units``).
+
+    Padding is only ever at the *end* of a window (the last window of a video), so a
+    unidirectional GRU never sees it before a real frame. The backward direction of a
+    BiLSTM would start on the padding, so for ``bilstm`` windows with padding are packed
+    (:func:`torch.nn.utils.rnn.pack_padded_sequence`) with their real lengths: the
+    backward pass starts at each window's last real frame and outputs on real frames do not
+    depend on what the padded positions contain (their outputs are 0).
+    """
 
     def __init__(self, in_dim: int, units: int, kind: str):
         super().__init__()
+        self.bidirectional = kind == "bilstm"
         if kind == "gru":
             self.rnn: nn.Module = nn.GRU(in_dim, units, batch_first=True)
             self.out_dim = units
@@ -145,9 +154,35 @@ class RNNLayer(nn.Module):
         else:
             raise ValueError(f"unknown recurrent layer {kind!r}")
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` (B, L, D) -> (B, L, out_dim)."""
-        return self.rnn(x)[0]
+    def forward(self, x: torch.Tensor, frame_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Run the layer over ``x``.
+
+        Parameters
+        ----------
+        x : torch.Tensor, shape (B, L, D)
+        frame_mask : torch.Tensor, shape (B, L), optional
+            1 on real frames, 0 on padding; real frames must form a prefix of each window
+            (as :class:`~vafusion.data.sequences.WindowData` builds them). Used only by
+            the bidirectional layer.
+
+        Returns
+        -------
+        torch.Tensor, shape (B, L, out_dim)
+        """
+        if not self.bidirectional or frame_mask is None:
+            return self.rnn(x)[0]
+        lengths = frame_mask.detach().sum(1).round().to(torch.int64).cpu()
+        length = x.shape[1]
+        if bool((lengths >= length).all()):
+            return self.rnn(x)[0]  # no padding in this batch: no packing cost
+        # rows without any real frame (DDP padding duplicates) are fully masked
+        # downstream; pack them with length 1 since packing refuses empty sequences
+        lengths = lengths.clamp(1, length)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            x, lengths, batch_first=True, enforce_sorted=False
+        )
+        out, _ = self.rnn(packed)
+        return nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=length)[0]
 
 
 class DenseLayer(nn.Module):

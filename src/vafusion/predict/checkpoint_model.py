@@ -5,8 +5,9 @@ The checkpoint carries the training config, the :class:`~vafusion.data.sequences
 each video the feature sets the model reads are extracted in one decode pass with
 :func:`vafusion.features.pipeline.extract_features`, using the extractor configs stored in
 the checkpoint under ``feature_configs`` when present (else the extractors' defaults, which
-are the configs the feature store uses unless told otherwise); the columns are checked
-against the spec. The subject is chosen with :func:`vafusion.faces.subjects.select_face`,
+are the configs the feature store uses unless told otherwise; ``vafusion train`` records
+``{set: {"config", "config_hash", ...}}`` and the rebuilt extractor must have that hash);
+the columns are checked against the spec. The subject is chosen with :func:`vafusion.faces.subjects.select_face`,
 the video is cut into the training windows (length/stride from the config), and the
 overlapping window outputs are averaged back to frames.
 """
@@ -118,12 +119,28 @@ class CheckpointModel:
         from vafusion.config import config_from_dict
         from vafusion.features.pipeline import make_extractor
 
+        from vafusion.errors import ConfigError
+
         out = []
         for set_name in dict.fromkeys(self.sets.values()):
             ext = make_extractor(set_name)
             saved = self.feature_configs.get(set_name)
+            want_hash = None
+            if isinstance(saved, dict) and "config_hash" in saved:  # written by vafusion train
+                want_hash, saved = saved["config_hash"], saved.get("config")
             if saved is not None and hasattr(ext, "config"):
-                ext = make_extractor(set_name, config_from_dict(type(ext.config), saved))
+                try:
+                    cfg = config_from_dict(type(ext.config), saved, f"feature_configs.{set_name}")
+                except ConfigError as exc:
+                    raise ModelError(f"checkpoint's {exc.message}", self.path) from None
+                ext = make_extractor(set_name, cfg)
+            if want_hash is not None and ext.config_hash() != want_hash:
+                raise ModelError(
+                    f"feature set {set_name!r}: this extractor's config hash "
+                    f"{ext.config_hash()} differs from the one the model was trained on "
+                    f"({want_hash}): the features would not be the same",
+                    self.path,
+                )
             out.append(ext)
         return out
 

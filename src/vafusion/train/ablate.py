@@ -12,7 +12,7 @@ from typing import Any
 
 from vafusion.log import get_logger
 from vafusion.train.config import TrainConfig
-from vafusion.train.loop import _atomic_text
+from vafusion.report.files import atomic_write_text
 from vafusion.train.run import evaluate, train
 
 log = get_logger("ablate")
@@ -90,7 +90,7 @@ def write_table(rows: list[dict[str, Any]], out: Path) -> None:
     w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["features"])
     w.writeheader()
     w.writerows(rows)
-    _atomic_text(out / "table1.csv", buf.getvalue())
+    atomic_write_text(out / "table1.csv", buf.getvalue())
     lines = [
         "TABLE I - results on validation data (CCC; paper vs this reproduction)",
         "",
@@ -102,4 +102,4 @@ def write_table(rows: list[dict[str, Any]], out: Path) -> None:
             f"| {r['features']} | {r['model']} | {_fmt(r['paper_valence'])} | "
             f"{_fmt(r['paper_arousal'])} | {_fmt(r['ours_valence'])} | {_fmt(r['ours_arousal'])} |"
         )
-    _atomic_text(out / "table1.md", "\n".join(lines) + "\n")
+    atomic_write_text(out / "table1.md", "\n".join(lines) + "\n")

@@ -11,7 +11,7 @@ from vafusion.errors import ConfigError
 from vafusion.models.fusion import ModelConfig
 
 #: Fields that may differ between a run and its ``--resume`` (they do not change the result).
-RESUMABLE_FIELDS = ("epochs", "device", "num_threads", "progress")
+RESUMABLE_FIELDS = ("epochs", "device", "num_threads", "progress", "data_memory")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,11 @@ class TrainConfig:
         Windows per inference batch.
     progress : bool
         Draw a progress bar (only on a terminal anyway).
+    data_memory : str
+        Where training windows live: ``"ram"`` (features normalised and packed in memory,
+        ``frames x sum(D) x 4 B``), ``"mmap"`` (read per batch from the feature store's
+        memory maps; memory independent of the dataset size) or ``"auto"`` (RAM when the
+        packed features fit in half the available memory). Same results either way.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -91,8 +96,11 @@ class TrainConfig:
     num_threads: int = 0
     eval_batch_size: int = 512
     progress: bool = True
+    data_memory: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.data_memory not in ("auto", "ram", "mmap"):
+            raise ConfigError(f"data_memory must be auto, ram or mmap, got {self.data_memory!r}")
         if self.loss not in ("mse", "ccc", "mse+ccc"):
             raise ConfigError(f"loss must be mse, ccc or mse+ccc, got {self.loss!r}")
         if self.optimizer not in ("rmsprop", "adam"):

@@ -34,11 +34,19 @@ from torch import nn
 
 from vafusion.config import config_to_dict
 from vafusion.data.normalize import Normalizer
-from vafusion.data.sequences import FeatureSpec, VideoData, WindowData, fit_normalizer
+from vafusion.data.sequences import (
+    FeatureSpec,
+    VideoData,
+    WindowData,
+    choose_in_memory,
+    feature_bytes,
+    fit_normalizer,
+)
 from vafusion.errors import ConfigError, ModelError
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model, model_modalities
+from vafusion.report.files import atomic_write_text
 from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
 from vafusion.train.config import TrainConfig, resume_compatible
 from vafusion.train.distributed import DistInfo, broadcast_floats, init_distributed, shutdown
@@ -147,13 +155,7 @@ def _write_log(path: Path, history: list[dict[str, Any]]) -> None:
     writer.writeheader()
     for row in history:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in LOG_FIELDS})
-    _atomic_text(path, buf.getvalue())
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, buf.getvalue())
 
 
 def _validate(
@@ -175,8 +177,9 @@ def fit(
     out: str | os.PathLike,
     *,
     resume: bool = False,
+    feature_configs: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Train on in-memory videos (the core of :func:`train`; usable from a notebook).
+    """Train on loaded videos (the core of :func:`train`; usable from a notebook).
 
     Parameters
     ----------
@@ -190,6 +193,10 @@ def fit(
     resume : bool
         Continue from ``out/last.pt`` if it exists (same config apart from
         ``epochs``/``device``/threads), giving the same result as an uninterrupted run.
+    feature_configs : dict, optional
+        Provenance of the features, saved in every checkpoint under ``feature_configs``
+        (see :func:`vafusion.data.sources.feature_configs`; read by ``vafusion predict
+        --model`` to extract the same features).
 
     Returns
     -------
@@ -209,7 +216,10 @@ def fit(
         raise ConfigError("no training videos")
     info = init_distributed(config.device)
     try:
-        return _fit(config, train_videos, val_videos or [], spec, out, resume, info)
+        return _fit(
+            config, train_videos, val_videos or [], spec, out, resume, info,
+            feature_configs or {},
+        )  # fmt: skip
     finally:
         shutdown(info)
 
@@ -222,6 +232,7 @@ def _fit(
     out: Path,
     resume: bool,
     info: DistInfo,
+    feature_configs: dict[str, Any],
 ) -> RunResult:
     if config.batch_size % info.world:
         raise ConfigError(
@@ -236,6 +247,9 @@ def _fit(
     if resume and last.is_file():
         ckpt = load_checkpoint(last)
         diff = resume_compatible(ckpt["config"], config)
+        saved_fc = ckpt.get("feature_configs") or {}
+        if saved_fc and feature_configs and saved_fc != feature_configs:
+            diff.append("feature_configs (the store's extractor configs)")
         if diff:
             raise ConfigError(f"cannot resume {last}: config differs in {', '.join(diff)}")
     elif resume and info.is_main:
@@ -247,9 +261,19 @@ def _fit(
         else fit_normalizer(train_videos, spec.modalities)
     )
     dc = config.data
-    train_data = WindowData(train_videos, spec, normalizer, dc.window, dc.stride)
+    n_bytes = feature_bytes([*train_videos, *val_videos], spec, dc.window, dc.stride)
+    in_memory = choose_in_memory(config.data_memory, n_bytes)
+    if info.is_main:
+        log.info(
+            "training windows %s (%.2f GB of features)",
+            "packed in RAM" if in_memory else "read per batch from memory maps", n_bytes / 1e9,
+        )  # fmt: skip
+    kw = {"in_memory": in_memory}
+    train_data = WindowData(train_videos, spec, normalizer, dc.window, dc.stride, **kw)
     val_data = (
-        WindowData(val_videos, spec, normalizer, dc.window, dc.stride) if val_videos else None
+        WindowData(val_videos, spec, normalizer, dc.window, dc.stride, **kw)
+        if val_videos
+        else None
     )
 
     torch.manual_seed(config.seed)
@@ -282,6 +306,7 @@ def _fit(
         "config": cfg_dict,
         "spec": spec.to_dict(),
         "normalizer": normalizer.to_state(),
+        "feature_configs": feature_configs,
     }
     sampler = torch.utils.data.DistributedSampler(
         train_data, num_replicas=info.world, rank=info.rank, shuffle=True, seed=config.seed
@@ -398,7 +423,7 @@ def _fit(
             "smoothing": list(smoothing),
             "world_size": info.world,
         }
-        _atomic_text(out / "result.json", json.dumps(result, indent=2) + "\n")
+        atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
     return RunResult(
         run_dir=out,
         best_epoch=int(state["best_epoch"]),
@@ -421,4 +446,4 @@ class _null_bar:
 def _write_config(out: Path, cfg: dict[str, Any]) -> None:
     import yaml
 
-    _atomic_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))

@@ -15,14 +15,21 @@ import torch
 
 from vafusion.config import config_from_dict
 from vafusion.data.normalize import Normalizer
-from vafusion.data.sequences import FeatureSpec, VideoData, WindowData
-from vafusion.data.sources import canonical_split, load_split
+from vafusion.data.sequences import (
+    FeatureSpec,
+    VideoData,
+    WindowData,
+    choose_in_memory,
+    feature_bytes,
+)
+from vafusion.data.sources import canonical_split, feature_configs, load_split
 from vafusion.errors import ConfigError, ModelError
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
 from vafusion.train.checkpoint import load_checkpoint
-from vafusion.train.config import TrainConfig
-from vafusion.train.loop import RunResult, _atomic_text, fit
+from vafusion.train.config import TrainConfig, with_overrides
+from vafusion.report.files import atomic_write_text
+from vafusion.train.loop import RunResult, fit
 from vafusion.train.metrics import ccc, ccc_va
 from vafusion.train.predict import predict_frames
 from vafusion.train.smoothing import smooth as apply_smoothing
@@ -88,7 +95,10 @@ def train(
         config.model.name, len(train_videos), sum(v.n_frames for v in train_videos),
         len(val_videos),
     )  # fmt: skip
-    return fit(config, train_videos, val_videos, spec, out, resume=resume)
+    provenance = feature_configs(store_root, train_videos + val_videos, fs)
+    return fit(
+        config, train_videos, val_videos, spec, out, resume=resume, feature_configs=provenance
+    )
 
 
 def load_model(run: str | os.PathLike, device: str = "cpu"):
@@ -159,7 +169,13 @@ def evaluate_videos(
                     f"video {v.name!r}: {mod} has {v.features[mod].shape[1]} columns, the "
                     f"model was trained on {spec.dims[mod]}"
                 )
-    data = WindowData(videos, spec, ckpt["normalizer"], config.data.window, config.data.stride)
+    dc = config.data
+    in_memory = choose_in_memory(
+        config.data_memory, feature_bytes(videos, spec, dc.window, dc.stride)
+    )
+    data = WindowData(
+        videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory
+    )
     preds = predict_frames(model, data, batch_size, device)
     if tuple(smoothing) != (1, 1):
         preds = [apply_smoothing(p, smoothing) for p in preds]
@@ -169,7 +185,7 @@ def evaluate_videos(
         y = v.labels if v.labels is not None else np.full_like(p, np.nan)
         _write_prediction_csv(out / "predictions" / f"{v.name}.csv", p, y)
         lines = "valence,arousal\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in p)
-        _atomic_text(out / "submission" / f"{v.name}.txt", lines)
+        atomic_write_text(out / "submission" / f"{v.name}.txt", lines)
         if v.labels is not None:
             used = int(np.isfinite(y).all(axis=1).sum())
             per_video[v.name] = {
@@ -195,7 +211,7 @@ def evaluate_videos(
         **(extra or {}),
         "per_video": per_video,
     }
-    _atomic_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
     return result
 
 
@@ -208,6 +224,7 @@ def evaluate(
     *,
     smooth: bool = False,
     device: str = "cpu",
+    data_memory: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate a trained run on one split.
 
@@ -225,6 +242,8 @@ def evaluate(
         ``val`` / ``validation``, ``train`` or ``test``.
     smooth : bool
         Apply the moving-average widths tuned on validation at the end of training.
+    data_memory : {"auto", "ram", "mmap"}, optional
+        Override the run's ``data_memory`` (see :class:`TrainConfig`).
 
     Returns
     -------
@@ -233,6 +252,8 @@ def evaluate(
     """
     run = Path(run)
     model, ckpt = load_model(run, device)
+    if data_memory is not None:
+        ckpt["config"] = with_overrides(ckpt["config"], data_memory=data_memory)
     config: TrainConfig = ckpt["config"]
     spec: FeatureSpec = ckpt["spec"]
     fs = spec.feature_sets or {m: config.data.feature_sets[m] for m in spec.modalities}
@@ -264,4 +285,4 @@ def _write_prediction_csv(path: Path, p: np.ndarray, y: np.ndarray) -> None:
     for i in range(len(p)):
         yt = ["" if not np.isfinite(t) else f"{t:.6f}" for t in y[i]]
         w.writerow([i, f"{p[i, 0]:.6f}", f"{p[i, 1]:.6f}", *yt])
-    _atomic_text(path, buf.getvalue())
+    atomic_write_text(path, buf.getvalue())
