@@ -101,7 +101,7 @@ def store_videos(counts: list[int], dims: dict[str, int], root: Path, seed: int 
     from vafusion.store import FeatureStore
 
     store = FeatureStore(root)
-    for i, v in enumerate(synthetic_iter(counts, dims, seed)):
+    for v in synthetic_iter(counts, dims, seed):
         n = v.n_frames
         for m, x in v.features.items():
             face = m != "audio"
@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
 
     full_windows = 150_000
     res = {
-        "model": args.model, "data": args.data, "scale": args.scale, "videos": len(counts), "frames": n_frames,
+        "model": args.model, "data": args.data, "scale": args.scale, "videos": len(counts),
+        "frames": n_frames,
         "windows": n_win, "batch_size": args.batch_size, "threads": args.threads,
         "dims": dims, "gen_s": round(t_gen, 2), "pack_s": round(t_pack, 2),
         "epoch_s": round(epoch_s, 2), "windows_per_s": round(wps, 1),

@@ -187,9 +187,7 @@ def test_checkpoint_records_store_configs_and_predict_uses_them(e2e, clips_dir, 
         hashes = {e.extractor_hash for e in store.entries(feature_set=fs)}
         assert hashes == {rec["config_hash"]}
         assert rec["config"] == {
-            k: v
-            for k, v in store.entry_meta("d18", fs)["config"].items()
-            if k != "aligned_dir"
+            k: v for k, v in store.entry_meta("d18", fs)["config"].items() if k != "aligned_dir"
         }
         assert rec["dim"] == ckpt["spec"]["dims"][fs]
     assert fc["audio"]["face_selection"] is None

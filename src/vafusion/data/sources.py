@@ -178,8 +178,14 @@ def load_split(
             labels = align_labels(entry.labels, n_frames, tol, name=entry.annotation_path)
         videos.append(
             VideoData(
-                entry.name, n_frames, feats, valid, labels, split,
-                video=entry.video, subject=entry.subject,
+                entry.name,
+                n_frames,
+                feats,
+                valid,
+                labels,
+                split,
+                video=entry.video,
+                subject=entry.subject,
             )  # fmt: skip
         )
     spec = FeatureSpec(

@@ -241,7 +241,7 @@ class FaceTracker:
         out[:, 2] = lm[:, 2] * (size * mx[0])
         return out, window
 
-    def _update_window(self, tr: _Track, lm: np.ndarray, image_shape: tuple[int, ...]) -> None:
+    def _update_window(self, tr: _Track, lm: np.ndarray) -> None:
         x0, y0 = lm[:, 0].min(), lm[:, 1].min()
         x1, y1 = lm[:, 0].max(), lm[:, 1].max()
         tr.box = np.array([x0, y0, x1, y1])
@@ -280,11 +280,11 @@ class FaceTracker:
             lm, _ = self._mesh_in_window(image, tr)
             if lm is not None:
                 found[tr.face_id] = lm
-                self._update_window(tr, lm, image.shape)
+                self._update_window(tr, lm)
         # 2) full-frame detection when due
         any_lost = not self._tracks or any(tr.face_id not in found for tr in self._tracks)
         period = c.detect_every_lost if any_lost else c.detect_every
-        if idx - self._last_detect >= period and len(found) <= c.max_faces:
+        if idx - self._last_detect >= period:
             self._last_detect = idx
             boxes, scores = self._detect(image)
             self._use_detections(image, boxes, scores, found)
@@ -368,7 +368,7 @@ class FaceTracker:
                 if target is None:
                     self._release(trial)
                 continue
-            self._update_window(trial, lm, image.shape)
+            self._update_window(trial, lm)
             trial.score = float(scores[j])
             if target is None:
                 trial.face_id = self._next_id

@@ -7,9 +7,10 @@ each video the feature sets the model reads are extracted in one decode pass wit
 the checkpoint under ``feature_configs`` when present (else the extractors' defaults, which
 are the configs the feature store uses unless told otherwise; ``vafusion train`` records
 ``{set: {"config", "config_hash", ...}}`` and the rebuilt extractor must have that hash);
-the columns are checked against the spec. The subject is chosen with :func:`vafusion.faces.subjects.select_face`,
-the video is cut into the training windows (length/stride from the config), and the
-overlapping window outputs are averaged back to frames.
+the columns are checked against the spec. The subject is chosen with
+:func:`vafusion.faces.subjects.select_face`, the video is cut into the training windows
+(length/stride from the config), and the overlapping window outputs are averaged back to
+frames.
 """
 
 from __future__ import annotations
@@ -117,9 +118,8 @@ class CheckpointModel:
 
     def _extractors(self) -> list:
         from vafusion.config import config_from_dict
-        from vafusion.features.pipeline import make_extractor
-
         from vafusion.errors import ConfigError
+        from vafusion.features.pipeline import make_extractor
 
         out = []
         for set_name in dict.fromkeys(self.sets.values()):

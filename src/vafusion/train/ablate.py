@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from vafusion.log import get_logger
-from vafusion.train.config import TrainConfig
 from vafusion.report.files import atomic_write_text
+from vafusion.train.config import TrainConfig
 from vafusion.train.run import evaluate, train
 
 log = get_logger("ablate")

@@ -271,9 +271,7 @@ def _fit(
     kw = {"in_memory": in_memory}
     train_data = WindowData(train_videos, spec, normalizer, dc.window, dc.stride, **kw)
     val_data = (
-        WindowData(val_videos, spec, normalizer, dc.window, dc.stride, **kw)
-        if val_videos
-        else None
+        WindowData(val_videos, spec, normalizer, dc.window, dc.stride, **kw) if val_videos else None
     )
 
     torch.manual_seed(config.seed)

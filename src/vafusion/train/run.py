@@ -26,9 +26,9 @@ from vafusion.data.sources import canonical_split, feature_configs, load_split
 from vafusion.errors import ConfigError, ModelError
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
+from vafusion.report.files import atomic_write_text
 from vafusion.train.checkpoint import load_checkpoint
 from vafusion.train.config import TrainConfig, with_overrides
-from vafusion.report.files import atomic_write_text
 from vafusion.train.loop import RunResult, fit
 from vafusion.train.metrics import ccc, ccc_va
 from vafusion.train.predict import predict_frames
@@ -173,9 +173,7 @@ def evaluate_videos(
     in_memory = choose_in_memory(
         config.data_memory, feature_bytes(videos, spec, dc.window, dc.stride)
     )
-    data = WindowData(
-        videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory
-    )
+    data = WindowData(videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory)
     preds = predict_frames(model, data, batch_size, device)
     if tuple(smoothing) != (1, 1):
         preds = [apply_smoothing(p, smoothing) for p in preds]
