@@ -128,29 +128,9 @@ def extract_image_features(
     max_side: int | None = 1280,
 ) -> tuple[VideoInfo, dict[str, FeatureTable]]:
     """:func:`~vafusion.features.pipeline.extract_features` for a frame folder."""
-    consumers = [e for e in extractors if hasattr(e, "push")]
-    needs_faces = any(getattr(c, "needs_faces", False) for c in consumers)
-    if needs_faces and tracker is None:
-        from vafusion.faces.tracker import FaceTracker
+    from vafusion.features.pipeline import extract_features
 
-        tracker = FaceTracker()
-    on_frame = None
-    if consumers:
-        for c in consumers:
-            c.begin(folder, max_side)
-        if tracker is not None:
-            tracker.reset()
+    def source(on_frame, max_side):
+        return scan_images(folder, on_frame, fps=fps, max_side=max_side)
 
-        def on_frame(frame: VideoFrame) -> None:
-            faces = tracker.process(frame) if needs_faces else []
-            for c in consumers:
-                c.push(frame, faces)
-
-    info, timestamps = scan_images(folder, on_frame, fps=fps, max_side=max_side)
-    tables = {}
-    for ex in extractors:
-        if hasattr(ex, "push"):
-            tables[ex.name] = ex.end(info, timestamps)
-        else:
-            tables[ex.name] = ex.compute(folder, info, timestamps)
-    return info, tables
+    return extract_features(folder, extractors, tracker=tracker, max_side=max_side, source=source)

@@ -22,7 +22,7 @@ import importlib
 import os
 import queue
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -60,14 +60,19 @@ class _Stop(Exception):
     """Raised inside a pipeline thread when another stage failed."""
 
 
+#: A frame source: ``source(on_frame, max_side) -> (VideoInfo, timestamps)``, like
+#: :func:`vafusion.io.media.scan` bound to one file (or a folder of frame images).
+FrameSource = Callable[[Callable[[VideoFrame], None] | None, int | None], tuple[VideoInfo, Any]]
+
+
 def _run_overlapped(
-    path: str | os.PathLike,
+    source: FrameSource,
     max_side: int | None,
     track: Any,
     consume: Any,
     depth: int = 8,
 ) -> tuple[VideoInfo, np.ndarray]:
-    """:func:`scan` as a three-stage pipeline: decode | ``track`` | ``consume``.
+    """A frame source as a three-stage pipeline: decode | ``track`` | ``consume``.
 
     Decoding runs in one thread, face tracking (``faces = track(frame)``) in the caller's
     thread and the consumers (``consume(frame, faces)``) in a third, connected by bounded
@@ -105,7 +110,7 @@ def _run_overlapped(
 
     def decode() -> None:
         try:
-            result["scan"] = scan(path, lambda f: put(decoded, f), max_side=max_side)
+            result["scan"] = source(lambda f: put(decoded, f), max_side)
             put(decoded, done)
         except _Stop:
             pass
@@ -170,6 +175,7 @@ def extract_features(
     *,
     tracker: Any = None,
     max_side: int | None = 1280,
+    source: FrameSource | None = None,
 ) -> tuple[VideoInfo, dict[str, FeatureTable]]:
     """Run several extractors on one video in a single decode pass.
 
@@ -184,6 +190,9 @@ def extract_features(
     max_side : int, optional
         Frames are downscaled in the decoder so their longer side is at most this (face
         coordinates are reported in original-frame pixels regardless).
+    source : callable, optional
+        Where frames come from (default: :func:`~vafusion.io.media.scan` of ``path``);
+        e.g. :func:`vafusion.datasets.imageseq.scan_images` for a folder of frames.
 
     Returns
     -------
@@ -192,6 +201,11 @@ def extract_features(
         One table per extractor name, each with one row per decoded frame (per face for
         multi-face tables).
     """
+    if source is None:
+
+        def source(on_frame, max_side):
+            return scan(path, on_frame, max_side=max_side)
+
     consumers = [e for e in extractors if hasattr(e, "push")]
     needs_faces = any(getattr(c, "needs_faces", False) for c in consumers)
     if needs_faces and tracker is None:
@@ -220,9 +234,9 @@ def extract_features(
                     c.push(frame, faces)
                 advance()
 
-            info, timestamps = _run_overlapped(path, max_side, tracker.process, consume)
+            info, timestamps = _run_overlapped(source, max_side, tracker.process, consume)
         else:
-            info, timestamps = scan(path, on_frame, max_side=max_side)
+            info, timestamps = source(on_frame, max_side)
     tables: dict[str, FeatureTable] = {}
     for extractor in extractors:
         if hasattr(extractor, "push"):
