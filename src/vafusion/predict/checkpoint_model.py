@@ -24,36 +24,10 @@ import numpy as np
 from vafusion.errors import ModelError
 from vafusion.features.base import FeatureTable
 from vafusion.log import get_logger
+from vafusion.predict.boxes import BoxRecorder, dense_boxes
 from vafusion.predict.types import FaceCurve, VideoPrediction
 
 log = get_logger("predict")
-
-
-class BoxRecorder:
-    """Frame consumer keeping every face's box (for thumbnails and overlays)."""
-
-    name = "_boxes"
-    needs_faces = True
-    columns = ["x0", "y0", "x1", "y1"]
-
-    def begin(self, path, max_side) -> None:
-        self.rows: list[tuple[int, int, np.ndarray]] = []
-
-    def push(self, frame, faces) -> None:
-        for f in faces:
-            self.rows.append((frame.index, f.face_id, np.asarray(f.bbox, np.float32)))
-
-    def end(self, info, timestamps) -> FeatureTable:
-        n = len(self.rows)
-        return FeatureTable(
-            name=self.name,
-            frame=np.array([r[0] for r in self.rows], np.int64),
-            timestamp=np.asarray(timestamps)[[r[0] for r in self.rows]] if n else np.zeros(0),
-            values=np.stack([r[2] for r in self.rows]) if n else np.zeros((0, 4)),
-            columns=list(self.columns),
-            valid=np.ones(n, bool),
-            face_id=np.array([r[1] for r in self.rows], np.int64),
-        )
 
 
 class CheckpointModel:
@@ -207,11 +181,7 @@ class CheckpointModel:
             )
             va = np.clip(va, -1, 1)
             va[~ok] = np.nan
-            bbox = np.full((n, 4), np.nan, np.float32)
-            bt = tables[boxes.name]
-            if fid is not None:
-                rows = bt.face_id == fid
-                bbox[bt.frame[rows]] = bt.values[rows]
+            bbox = dense_boxes(tables[boxes.name], fid, n)
             faces.append(FaceCurve(-1 if fid is None else int(fid), ok, va, bbox))
         if not box_ids and face_tables:
             warnings.append("no face found in the video: valence and arousal are all missing")
