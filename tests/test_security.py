@@ -107,6 +107,7 @@ class _Evil:
         return (os.system, (f"touch '{self.marker}'",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
 def test_malicious_checkpoint_is_refused_without_running(tmp_path):
     import torch
 
