@@ -108,6 +108,10 @@ def test_live_tcp_stream_bounded_lag(clips_dir):
         f"p95 {np.percentile(lags, 95):.3f} s, {len(lines)} lines, "
         f"{lines[-1][1]['dropped']} frames dropped"
     )
-    # the goal is < 0.5 s on an idle 2-core machine; the bound leaves room for a busy CI
-    assert np.median(lags) < 2.0
+    # timestamps are on the stream's time axis (frames lost before the first key frame
+    # the client decodes are not renumbered), so sent[k] is the right frame; measured
+    # median ~0.1 s on the 2-core machine at load ~2-4 (benchmarks/results/predict.md);
+    # the goal is < 0.5 s, the bound leaves room for a busy CI machine
+    assert np.median(lags) < 0.75
+    assert max(k for k in (int(round(r["timestamp"] * 25)) for _, r in lines)) < len(sent)
     assert any(rec["face_id"] is not None for _, rec in lines)

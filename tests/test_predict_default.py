@@ -99,3 +99,52 @@ def test_python_api_dataframe_indexed_by_time(tmp_path, clips_dir):
     assert len(df) % CLIP_FRAMES["d0.mp4"] == 0 and len(df) >= CLIP_FRAMES["d0.mp4"]
     assert (tmp_path / "res" / "d0.html").exists()
     assert safe_stem("../../x") == "x"
+
+
+@pytest.fixture(scope="module")
+def two_face_video(tmp_path_factory, clips_dir):
+    """Wolfgang (left) and d18 (right) side by side; the right face blacked out in 40-45."""
+    import cv2
+
+    from media_factory import write_video
+    from vafusion.io.media import iter_frames
+
+    left = iter_frames(clips_dir / "WolfgangLanger_Pexels.mp4")
+    right = iter_frames(clips_dir / "d18.mp4")
+    frames = []
+    for i, (a, b) in enumerate(zip(left, right, strict=False)):
+        if i >= 72:
+            break
+        r = cv2.resize(b.image, (360, 360))
+        if 40 <= i < 46:
+            r = np.zeros_like(r)
+        frames.append(np.hstack([a.image, r]))
+    return write_video(tmp_path_factory.mktemp("two") / "two.mp4", np.stack(frames), fps=24)
+
+
+def test_face_selection_left_right_all_uses_shared_rules(two_face_video):
+    from vafusion.predict.default_model import DefaultModel
+
+    model = DefaultModel()
+    try:
+        preds = {how: model.predict_video(two_face_video, face=how) for how in ("left", "right")}
+        both = model.predict_video(two_face_video, face="all")
+    finally:
+        model.close()
+    n = len(both.timestamps)
+    cx = {}
+    for how, pred in preds.items():
+        (fc,) = pred.faces
+        assert len(fc.valid) == n and fc.face_id >= 0
+        assert (np.isnan(fc.va[:, 0]) == ~fc.valid).all(), "NaN exactly where no face"
+        cx[how] = np.nanmean((fc.bbox[:, 0] + fc.bbox[:, 2]) / 2)
+    assert cx["left"] < 640 < cx["right"], "left/right follow the boxes' mean centre"
+    right = preds["right"].faces[0]
+    assert not right.valid[41:45].any() and right.valid[:35].all(), "occluded frames missing"
+    assert sorted(f.face_id for f in both.faces) == sorted(
+        [preds["left"].faces[0].face_id, preds["right"].faces[0].face_id]
+    )
+    df = both.to_frame()
+    assert len(df) == 2 * n and df["valence"].isna().sum() == sum(
+        (~f.valid).sum() for f in both.faces
+    )

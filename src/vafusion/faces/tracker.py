@@ -215,6 +215,20 @@ class FaceTracker:
             self._detector.close()
             self._detector = None
 
+    def warm_up(self) -> None:
+        """Build the detector and one face-mesh graph now (one-off set-up, ~0.5 s).
+
+        Otherwise the first video pays for it. Runs both once on a blank frame; the tracker
+        is left reset (no track), with the mesh graph pooled for the first face.
+        """
+        image = np.full((self.config.crop_size, self.config.crop_size, 3), 128, np.uint8)
+        self._detect(image)
+        runner = self._runner()
+        runner(image)
+        runner.reset()
+        self._pool.append(runner)
+        self.reset()
+
     def _runner(self) -> FaceMeshRunner:
         if self._pool:
             return self._pool.pop()

@@ -33,12 +33,29 @@ import numpy as np
 from vafusion import __version__
 from vafusion.errors import ConfigError, VafusionError
 from vafusion.log import get_logger
-from vafusion.predict.subjects import parse_face
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.files import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.report.stress import StressConfig, stress_summary
 
 log = get_logger("predict")
+
+#: ``--face`` choices besides a track id (see :func:`vafusion.faces.subjects.choose_track`).
+FACE_CHOICES = ("main", "left", "right", "all")
+
+
+def parse_face(face: str | int) -> str | int:
+    """Validate a ``--face`` value (``main|left|right|all`` or a track id)."""
+    if isinstance(face, int):
+        return face
+    text = str(face).strip().lower()
+    if text in FACE_CHOICES:
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(
+            f"--face must be one of {', '.join(FACE_CHOICES)} or a face id, got {face!r}"
+        ) from None
 
 
 @dataclass
@@ -348,14 +365,18 @@ def write_outputs(
     t0 = time.perf_counter()
     stem = safe_stem(stem)
     paths = {ext: confined(out_dir, f"{stem}.{ext}") for ext in ("csv", "png", "html", "json")}
-    df = pred.to_frame()
-    atomic_write_text(paths["csv"], df.to_csv(index=False, na_rep="NaN", float_format="%.5f"))
-    png = va_figure(df.reset_index(drop=True), title=Path(pred.info.path).name)
-    atomic_write_bytes(paths["png"], png)
     summary = build_summary(pred, model, face, stress)
-    # thumbnails of the key moments (a few frames fetched again by seeking)
+    # thumbnails of the key moments: a few frames fetched again by seeking, in a thread
+    # (FFmpeg decodes without the GIL) while the table and the plot are written
     wanted = [th["timestamp"] for f in summary["faces"] for th in f["thumbnails"]]
-    grabbed = grab_frames(pred.info.path, wanted)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vafusion-thumbs") as pool:
+        grabbing = pool.submit(grab_frames, pred.info.path, wanted)
+        df = pred.to_frame()
+        csv = df.to_csv(index=False, na_rep="NaN", float_format="%.5f")
+        atomic_write_text(paths["csv"], csv)
+        png = va_figure(df.reset_index(drop=True), title=Path(pred.info.path).name)
+        atomic_write_bytes(paths["png"], png)
+        grabbed = grabbing.result()
     html_summary = json.loads(json.dumps(summary))
     for fsum, fc in zip(html_summary["faces"], pred.faces, strict=True):
         for th in fsum["thumbnails"]:
@@ -366,9 +387,10 @@ def write_outputs(
                     jpeg_bytes(crop_face(image, fc.bbox[th["frame"]], scale)), "image/jpeg"
                 )
         fsum["thumbnails"] = [th for th in fsum["thumbnails"] if "uri" in th]
-        mp = minute_figure(fsum["stress"]["per_minute"])
-        if mp is not None and len(fsum["stress"]["per_minute"]) > 1:
-            fsum["minute_plot_uri"] = data_uri(mp, "image/png")
+        if len(fsum["stress"]["per_minute"]) > 1:  # one bar is no chart: not drawn
+            mp = minute_figure(fsum["stress"]["per_minute"])
+            if mp is not None:
+                fsum["minute_plot_uri"] = data_uri(mp, "image/png")
     summary["processing"]["report_s"] = time.perf_counter() - t0
     html_summary["processing"] = summary["processing"]
     atomic_write_text(paths["html"], render_report(html_summary, png))

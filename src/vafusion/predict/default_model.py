@@ -14,7 +14,6 @@ it (see the doc), so they are left out rather than added on faith.
 from __future__ import annotations
 
 import os
-import queue
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,11 +24,14 @@ import numpy as np
 from vafusion.config import config_to_dict
 from vafusion.errors import ConfigError
 from vafusion.faces.types import FaceObservation
-from vafusion.io.media import VideoFrame, scan
 from vafusion.log import get_logger
-from vafusion.predict.circumplex import CircumplexConfig, probabilities_to_va
+from vafusion.predict.circumplex import (
+    EMOTIONS,
+    PROB_COLUMNS,
+    CircumplexConfig,
+    probabilities_to_va,
+)
 from vafusion.predict.smoothing import CausalSmoother, smooth_offline
-from vafusion.predict.subjects import FaceTracks, select_tracks
 from vafusion.predict.types import FaceCurve, VideoPrediction
 
 log = get_logger("predict")
@@ -72,116 +74,16 @@ class DefaultModelConfig:
             raise ConfigError("default model batch_size must be >= 1")
 
 
-class ExpressionClassifier:
-    """Thread-safe wrapper of the mini-Xception: aligned face crops -> class probabilities.
-
-    One instance is shared by all videos of a call (weights loaded once). The network runs
-    in channels-last memory layout (2-3x faster for its depthwise convolutions on CPU).
-    """
-
-    def __init__(self) -> None:
-        import torch
-
-        from vafusion.expression.minixception import load_minixception
-
-        t0 = time.perf_counter()
-        self.net = load_minixception().to(memory_format=torch.channels_last)
-        self.load_s = time.perf_counter() - t0
-
-    def __call__(self, crops: np.ndarray) -> np.ndarray:
-        """Class probabilities of face crops.
-
-        Parameters
-        ----------
-        crops : numpy.ndarray, shape (N, S, S, 3), uint8
-            Aligned RGB face crops.
-
-        Returns
-        -------
-        numpy.ndarray, shape (N, 7), float32
-            Probabilities in FER2013 order (angry, disgust, fear, happy, sad, surprise,
-            neutral).
-        """
-        import torch
-
-        from vafusion.expression.minixception import to_grayscale_input
-
-        if len(crops) == 0:
-            return np.zeros((0, 7), dtype=np.float32)
-        x = torch.from_numpy(to_grayscale_input(np.asarray(crops)))
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            _, probs = self.net(x)
-        return probs.numpy().astype(np.float32)
-
-
-class _Collector:
-    """Per-video frame consumer: tracks faces, classifies crops in a worker thread.
-
-    Face tracking (MediaPipe) runs in the decoding thread; batches of aligned crops go
-    through a bounded queue to one worker running the expression network, so the two
-    overlap on two cores. Only small per-frame arrays are kept (probabilities, boxes).
-    """
-
-    def __init__(self, classifier: ExpressionClassifier, tracker, batch_size: int) -> None:
-        self.classifier = classifier
-        self.tracker = tracker
-        self.batch_size = batch_size
-        self.pending: list[tuple[int, int, np.ndarray, np.ndarray]] = []
-        self.rows: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # frame, id, probs, box
-        self.t_faces = 0.0
-        self.t_expr = 0.0
-        self._queue: queue.Queue = queue.Queue(maxsize=4)
-        self._error: BaseException | None = None
-        self._worker = threading.Thread(target=self._work, name="vafusion-expr", daemon=True)
-        self._worker.start()
-
-    def _work(self) -> None:
-        while True:
-            batch = self._queue.get()
-            if batch is None:
-                return
-            if self._error is not None:
-                continue
-            try:
-                t0 = time.perf_counter()
-                probs = self.classifier(np.stack([p[2] for p in batch]))
-                for (idx, fid, _, box), pr in zip(batch, probs, strict=True):
-                    self.rows.append((idx, fid, pr, np.asarray(box, dtype=np.float32)))
-                self.t_expr += time.perf_counter() - t0
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                self._error = exc
-
-    def __call__(self, frame: VideoFrame) -> None:
-        t0 = time.perf_counter()
-        faces: list[FaceObservation] = self.tracker.process(frame)
-        self.t_faces += time.perf_counter() - t0
-        for f in faces:
-            self.pending.append((frame.index, f.face_id, f.aligned, f.bbox))
-        if len(self.pending) >= self.batch_size:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.pending:
-            self._queue.put(self.pending)
-            self.pending = []
-
-    def close(self, raise_error: bool = True) -> None:
-        """Stop the worker (idempotent); re-raise the worker's error if it had one."""
-        if self._worker.is_alive():
-            self.flush()
-            self._queue.put(None)
-            self._worker.join()
-        if raise_error and self._error is not None:
-            raise self._error
-
-    def tracks(self, n_frames: int) -> FaceTracks:
-        self.close()
-        return FaceTracks.from_rows(self.rows, n_frames)
-
-
 class DefaultModel:
     """The built-in circumplex-prior model.
+
+    Frames go through the shared face pipeline
+    (:func:`vafusion.features.pipeline.extract_features`: decode | face tracking |
+    consumers in three overlapped threads) with the ``expression`` feature extractor
+    (:class:`~vafusion.expression.extractor.ExpressionExtractor`, built-in mini-Xception
+    on ONNX Runtime) and a :class:`~vafusion.predict.boxes.BoxRecorder`; the subject is
+    chosen with :func:`vafusion.faces.subjects.choose_track` /
+    :func:`~vafusion.faces.subjects.select_face`.
 
     Parameters
     ----------
@@ -200,12 +102,22 @@ class DefaultModel:
     description = DESCRIPTION
 
     def __init__(self, config: DefaultModelConfig | None = None, tracker_config=None) -> None:
+        from vafusion.expression.backbone import default_num_threads, load_backbone
+        from vafusion.expression.extractor import ExpressionConfig
+
         self.config = config or DefaultModelConfig()
         self.tracker_config = tracker_config
         t0 = time.perf_counter()
-        self.classifier = ExpressionClassifier()
+        self.expression_config = ExpressionConfig(
+            backbone="minixception", batch_size=self.config.batch_size
+        )
+        # one backbone (ONNX Runtime session, thread-safe) shared by all videos of a call
+        self.backbone = load_backbone("minixception", num_threads=default_num_threads())
+        if tuple(self.backbone.class_names) != EMOTIONS:
+            raise ConfigError(f"default model needs the FER2013 classes {EMOTIONS}")
         self._lock = threading.Lock()
-        self._trackers = [self.new_tracker()]  # mediapipe import + graph set-up: one-off
+        self._trackers = [self.new_tracker()]
+        self.warm_up(self._trackers[0])
         self.load_s = time.perf_counter() - t0
 
     def describe(self) -> dict[str, Any]:
@@ -214,6 +126,7 @@ class DefaultModel:
             "name": self.name,
             "description": self.description,
             "config": config_to_dict(self.config),
+            "backbone": self.backbone.identity(),
         }
 
     def new_tracker(self):
@@ -221,6 +134,19 @@ class DefaultModel:
         from vafusion.faces.tracker import FaceTracker
 
         return FaceTracker(self.tracker_config)
+
+    def warm_up(self, tracker) -> None:
+        """Build the face detector, a face-mesh graph and the network's session now.
+
+        One-off set-up (part of the model load), so the first video is not slower.
+        """
+        tracker.warm_up()
+        self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
+
+    def classify(self, crops: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 aligned RGB crops -> (N, 7) class probabilities (FER order)."""
+        out = self.backbone(np.asarray(crops))
+        return np.asarray(out.probs, dtype=np.float32)
 
     def probabilities_to_va(self, probs: np.ndarray) -> np.ndarray:
         """(N, 7) class probabilities -> (N, 2) raw (unsmoothed) valence/arousal."""
@@ -235,46 +161,88 @@ class DefaultModel:
         ----------
         path : str or PathLike
         face : {"main", "left", "right", "all"} or int
-            Which face(s) to report (see :func:`vafusion.predict.subjects.select_tracks`).
+            Which face(s) to report (see :func:`vafusion.faces.subjects.choose_track`).
         tracker : FaceTracker, optional
-            Reused (after reset) if given; a new one otherwise.
+            Reused (after reset) if given; one from the model's pool otherwise.
 
         Returns
         -------
         VideoPrediction
         """
+        from vafusion.expression.extractor import ExpressionExtractor
+        from vafusion.features.pipeline import extract_features
+        from vafusion.predict.boxes import BoxRecorder
+
         own = tracker is None
         if own:
             with self._lock:
                 tracker = self._trackers.pop() if self._trackers else self.new_tracker()
-        tracker.reset()
-        collector = _Collector(self.classifier, tracker, self.config.batch_size)
+        expr = ExpressionExtractor(self.expression_config, backbone=self.backbone)
+        boxes = BoxRecorder()
         t0 = time.perf_counter()
         try:
-            info, timestamps = scan(path, collector, max_side=self.config.max_side)
-            tracks = collector.tracks(len(timestamps))
+            info, tables = extract_features(
+                path, [expr, boxes], tracker=tracker, max_side=self.config.max_side
+            )
         finally:
-            collector.close(raise_error=False)  # no-op after tracks(); stops it on errors
             if own:
                 tracker.reset()
                 with self._lock:
                     self._trackers.append(tracker)
+        t_features = time.perf_counter() - t0
+        faces, warnings = self.curves(tables[expr.name], tables[boxes.name], face)
+        table = tables[expr.name]
+        stats = {
+            "process_s": time.perf_counter() - t0,
+            "features_s": t_features,
+            "tracks": len(table.meta.get("tracks", [])),
+            "frames_with_face": int(len(np.unique(table.frame[table.face_id >= 0]))),
+        }
+        return VideoPrediction(info, tables[boxes.name].meta["timestamps"], faces, stats, warnings)
+
+    def curves(self, table, boxes, face: str | int) -> tuple[list[FaceCurve], list[str]]:
+        """Per-face valence/arousal curves from a long-form expression table.
+
+        Parameters
+        ----------
+        table : FeatureTable
+            ``expression`` table (long form, ``emo_*`` columns).
+        boxes : FeatureTable
+            :class:`~vafusion.predict.boxes.BoxRecorder` table of the same pass.
+        face : {"main", "left", "right", "all"} or int
+
+        Returns
+        -------
+        faces : list of FaceCurve
+            At least one (``face_id == -1``, all missing, if the face is not found).
+        warnings : list of str
+        """
+        from vafusion.faces.subjects import choose_track, select_face
+        from vafusion.predict.boxes import dense_boxes
+
+        ts = np.asarray(boxes.meta["timestamps"], dtype=np.float64)
+        n = len(ts)
+        ids = [int(t["face_id"]) for t in table.meta.get("tracks", [])]
+        if face == "all":
+            chosen = ids
+        elif isinstance(face, int):
+            chosen = [face] if face in ids else []
+        else:
+            fid = choose_track(table, face)
+            chosen = [] if fid is None else [fid]
+        cols = [table.columns.index(c) for c in PROB_COLUMNS]
         faces = []
-        for fid in select_tracks(tracks, face):
-            idx, probs, boxes = tracks.get(fid)
-            raw = self.probabilities_to_va(probs)
-            n = len(timestamps)
-            va = np.full((n, 2), np.nan)
-            va[idx] = raw
-            va = smooth_offline(va, timestamps, self.config.tau_s, self.config.max_gap_s)
-            bbox = np.full((n, 4), np.nan, dtype=np.float32)
-            bbox[idx] = boxes
-            valid = np.zeros(n, dtype=bool)
-            valid[idx] = True
-            faces.append(FaceCurve(fid, valid, np.clip(va, -1, 1).astype(np.float32), bbox))
+        for fid in chosen:
+            dense = select_face(table, n, ts, fid)
+            valid = dense.valid.copy()
+            raw = np.full((n, 2), np.nan)
+            raw[valid] = self.probabilities_to_va(dense.values[valid][:, cols])
+            va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
+            va[~valid] = np.nan
+            va = np.clip(va, -1, 1).astype(np.float32)
+            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n)))
         warnings = []
         if not faces:
-            n = len(timestamps)
             faces = [
                 FaceCurve(
                     -1,
@@ -283,18 +251,11 @@ class DefaultModel:
                     np.full((n, 4), np.nan, np.float32),
                 )
             ]
-            if tracks.ids:
-                warnings.append(f"face {face!r} not found; tracks present: {tracks.ids}")
+            if ids:
+                warnings.append(f"face {face!r} not found; tracks present: {ids}")
             else:
                 warnings.append("no face found in the video: valence and arousal are all missing")
-        stats = {
-            "process_s": time.perf_counter() - t0,
-            "faces_s": collector.t_faces,
-            "expression_s": collector.t_expr,
-            "tracks": len(tracks.ids),
-            "frames_with_face": int(tracks.any_face.sum()),
-        }
-        return VideoPrediction(info, timestamps, faces, stats, warnings)
+        return faces, warnings
 
     def close(self) -> None:
         """Release the pooled face trackers (MediaPipe graphs)."""
@@ -307,8 +268,7 @@ class DefaultModel:
         """Raw valence/arousal of the faces of one live frame: ``[(face_id, (2,)), ...]``."""
         if not faces:
             return []
-        probs = self.classifier(np.stack([f.aligned for f in faces]))
-        va = self.probabilities_to_va(probs)
+        va = self.probabilities_to_va(self.classify(np.stack([f.aligned for f in faces])))
         return [(f.face_id, va[i]) for i, f in enumerate(faces)]
 
     def causal_smoother(self) -> CausalSmoother:

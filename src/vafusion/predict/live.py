@@ -14,9 +14,14 @@ Design (bounded latency)
   stream ends it cleanly; statistics go to the log.
 
 Each line: ``{"timestamp": s, "face_id": id|null, "valence": v|null, "arousal": a|null,
-"latency_s": s, "dropped": n}`` where ``timestamp`` is on the source's time axis (0 =
-first frame) and ``latency_s`` the time from the frame leaving the decoder to its line
-being written.
+"latency_s": s, "dropped": n}`` where ``timestamp`` is on the source's time axis (0 = the
+stream's start time as the container reports it, else the first decoded frame; a network
+stream joined mid-way, or whose first frames cannot be decoded before a key frame, starts
+above 0) and ``latency_s`` the time from the frame leaving the decoder to its line being
+written.
+
+The decoder uses slice threading only: frame threading would hold back one frame per
+decoding thread, adding latency.
 """
 
 from __future__ import annotations
@@ -150,7 +155,7 @@ def _decoder(container, slot: LatestFrameSlot, stats: LiveStats, realtime: bool,
     import av
 
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
+    stream.thread_type = "SLICE"  # frame threading delays every frame (see module doc)
     tb = float(stream.time_base) if stream.time_base else 1.0 / 90000
     t0 = None
     wall0 = None
@@ -161,7 +166,8 @@ def _decoder(container, slot: LatestFrameSlot, stats: LiveStats, realtime: bool,
                 break
             t = (frame.pts * tb) if frame.pts is not None else last_t + 1 / 25
             if t0 is None:
-                t0, wall0 = t, time.monotonic()
+                t0, wall0 = _time_origin(stream, t, tb), time.monotonic()
+                wall0 -= t - t0  # realtime pacing: the first frame is due now
             t -= t0
             if t <= last_t:
                 t = last_t + 1e-6
@@ -179,6 +185,21 @@ def _decoder(container, slot: LatestFrameSlot, stats: LiveStats, realtime: bool,
             log.warning("live source ended with an error: %s", exc)
     finally:
         slot.close()
+
+
+def _time_origin(stream, first_t: float, tb: float) -> float:
+    """Time (s, stream time base) that maps to 0: the stream's start time when plausible.
+
+    A stream whose first decodable frame comes after its start (frames read while probing
+    are dropped with ``nobuffer``; decoding starts at a key frame) keeps its own time axis,
+    so ``timestamp`` says which source frame a line is about. An implausible start time
+    (after the first frame, or more than a minute before it) falls back to the first frame.
+    """
+    start = stream.start_time
+    if start is None:
+        return first_t
+    t_start = float(start) * tb
+    return t_start if 0.0 <= first_t - t_start <= 60.0 else first_t
 
 
 def _to_video_frame(frame, index: int, t: float, max_side: int) -> VideoFrame:
@@ -233,7 +254,7 @@ def run_live(
     output = output or sys.stdout
     stop = stop or threading.Event()
     tracker = mdl.new_tracker()
-    _warm_up(mdl, tracker)
+    mdl.warm_up(tracker)
     container = open_source(source)
     stats = LiveStats()
     slot = LatestFrameSlot()
@@ -285,14 +306,6 @@ def run_live(
         tracker.close()
         log.info("live: %s", json.dumps(stats.summary()))
     return stats
-
-
-def _warm_up(model, tracker) -> None:
-    """Run the detector, face mesh and network once so the first real frame is not slow."""
-    image = np.full((360, 640, 3), 128, dtype=np.uint8)
-    tracker.process(VideoFrame(0, 0.0, image, 1.0))
-    tracker.reset()
-    model.classifier(np.zeros((1, 112, 112, 3), dtype=np.uint8))
 
 
 def _line(t: float, fid, v, a, latency: float, dropped: int) -> str:

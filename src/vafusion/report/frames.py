@@ -14,8 +14,8 @@ log = get_logger("report")
 def grab_frames(path: str | os.PathLike, times: list[float], max_side: int = 640) -> dict:
     """Decode the frames nearest to some times on the video time axis.
 
-    Seeks to the key frame before each time and decodes forward, so the cost is a few
-    groups of pictures, not the whole video.
+    Seeks to the key frame before each time and decodes forward, so the cost is at most
+    one group of pictures per time, not the whole video.
 
     Parameters
     ----------
@@ -54,7 +54,8 @@ def grab_frames(path: str | os.PathLike, times: list[float], max_side: int = 640
         rate = float(stream.average_rate or 25.0)
         for target in sorted(set(times)):
             try:
-                container.seek(max(int((t0 + target - 1.0) / tb), 0), stream=stream)
+                # the key frame at or before (target - one frame): FFmpeg seeks backward
+                container.seek(max(int((t0 + target - 1.0 / rate) / tb), 0), stream=stream)
                 best = None
                 for frame in container.decode(stream):
                     if frame.pts is None:

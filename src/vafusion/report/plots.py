@@ -79,7 +79,18 @@ def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
     """
     plt = _pyplot()
     fig = plt.figure(figsize=(12, 4.6), dpi=dpi)
-    gs = fig.add_gridspec(2, 2, width_ratios=(2.6, 1.0), hspace=0.12, wspace=0.22)
+    # fixed margins instead of bbox_inches="tight" (which draws the figure twice)
+    gs = fig.add_gridspec(
+        2,
+        2,
+        width_ratios=(2.6, 1.0),
+        hspace=0.12,
+        wspace=0.18,
+        left=0.06,
+        right=0.985,
+        bottom=0.11,
+        top=0.9 if title else 0.95,
+    )
     ax_v = fig.add_subplot(gs[0, 0])
     ax_a = fig.add_subplot(gs[1, 0], sharex=ax_v)
     ax_c = fig.add_subplot(gs[:, 1])
@@ -128,8 +139,13 @@ def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
         fig.suptitle(title, fontsize=11)
     if not len(faces) or not (df["face_valid"] > 0).any():
         ax_c.text(0, 0.2, "no face found", ha="center", fontsize=12, color="C3")
+    return _png(plt, fig)
+
+
+def _png(plt, fig) -> bytes:
+    """PNG bytes of a figure (fast zlib level: the plots are small), figure closed."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
     plt.close(fig)
     return buf.getvalue()
 
@@ -154,7 +170,5 @@ def minute_figure(per_minute: list[dict], dpi: int = 100) -> bytes | None:
     ax.set_ylabel("stress index")
     ax.set_ylim(0, 100)
     ax.grid(axis="y", alpha=0.3)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.2, top=0.95)
+    return _png(plt, fig)
