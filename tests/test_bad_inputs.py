@@ -318,7 +318,7 @@ def predicted(media, tmp_path_factory):
 
 
 def _stem(case: str) -> str:
-    from vafusion.report.files import safe_stem
+    from vafusion.fileio import safe_stem
 
     return safe_stem(Path(CASES[case].file).stem)
 

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from tests.conftest import CLIP_FRAMES
 
+from vafusion.fileio import safe_stem
 from vafusion.predict.api import predict, predict_to_folder
-from vafusion.report.files import safe_stem
 
 pytestmark = pytest.mark.slow
 

@@ -81,7 +81,7 @@ def _audio_demo(clip: Path, out: Path) -> Path:
     import numpy as np
 
     from vafusion.features.audio import extract_audio_features
-    from vafusion.report.files import atomic_write_bytes, atomic_write_text
+    from vafusion.fileio import atomic_write_bytes, atomic_write_text
 
     table = extract_audio_features(clip)
     df = table.to_pandas()

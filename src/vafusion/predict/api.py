@@ -32,9 +32,9 @@ import numpy as np
 
 from vafusion import __version__
 from vafusion.errors import ConfigError, VafusionError
+from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.log import get_logger
 from vafusion.predict.types import VideoPrediction
-from vafusion.report.files import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.report.stress import StressConfig, stress_summary
 
 log = get_logger("predict")

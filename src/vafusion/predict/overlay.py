@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vafusion.fileio import atomic_path
 from vafusion.io.media import iter_frames
 from vafusion.predict.types import VideoPrediction
-from vafusion.report.files import temp_path_for
 
 _COLORS = [(46, 204, 113), (52, 152, 219), (231, 76, 60), (241, 196, 15)]
 
@@ -76,47 +76,41 @@ def write_overlay(pred: VideoPrediction, path: str | os.PathLike, max_side: int 
     import cv2
 
     path = Path(path)
-    tmp = temp_path_for(path)
     fps = Fraction(pred.info.fps).limit_denominator(1001)
     trails = [deque(maxlen=12) for _ in pred.faces]
-    try:
-        with av.open(str(tmp), "w", format="mp4") as out:
-            stream = None
-            for frame in iter_frames(pred.info.path, max_side=max_side):
-                img = np.ascontiguousarray(frame.image)
-                if stream is None:
-                    stream = out.add_stream("libx264", rate=fps)
-                    stream.width = img.shape[1] - img.shape[1] % 2
-                    stream.height = img.shape[0] - img.shape[0] % 2
-                    stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": "23", "preset": "veryfast"}
-                    size = max(90, min(160, img.shape[0] // 3))
-                i = frame.index
-                for k, fc in enumerate(pred.faces):
-                    if i >= len(fc.valid):
-                        continue
-                    col = _COLORS[k % len(_COLORS)]
-                    va = None
-                    if fc.valid[i]:
-                        va = (float(fc.va[i, 0]), float(fc.va[i, 1]))
-                        trails[k].append(va)
-                        b = fc.bbox[i] * frame.scale
-                        if np.isfinite(b).all():
-                            p0 = (int(b[0]), int(b[1]))
-                            p1 = (int(b[2]), int(b[3]))
-                            cv2.rectangle(img, p0, p1, col, 2, cv2.LINE_AA)
-                    label = f"face {fc.face_id}" if fc.face_id >= 0 else "face"
-                    _gauge(img, 8 + k * (size + 8), 8, size, trails[k], va, label)
-                img = img[: stream.height, : stream.width]
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                vf.pts = i
-                for packet in stream.encode(vf):
-                    out.mux(packet)
-            if stream is not None:
-                for packet in stream.encode():
-                    out.mux(packet)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as out:
+        stream = None
+        for frame in iter_frames(pred.info.path, max_side=max_side):
+            img = np.ascontiguousarray(frame.image)
+            if stream is None:
+                stream = out.add_stream("libx264", rate=fps)
+                stream.width = img.shape[1] - img.shape[1] % 2
+                stream.height = img.shape[0] - img.shape[0] % 2
+                stream.pix_fmt = "yuv420p"
+                stream.options = {"crf": "23", "preset": "veryfast"}
+                size = max(90, min(160, img.shape[0] // 3))
+            i = frame.index
+            for k, fc in enumerate(pred.faces):
+                if i >= len(fc.valid):
+                    continue
+                col = _COLORS[k % len(_COLORS)]
+                va = None
+                if fc.valid[i]:
+                    va = (float(fc.va[i, 0]), float(fc.va[i, 1]))
+                    trails[k].append(va)
+                    b = fc.bbox[i] * frame.scale
+                    if np.isfinite(b).all():
+                        p0 = (int(b[0]), int(b[1]))
+                        p1 = (int(b[2]), int(b[3]))
+                        cv2.rectangle(img, p0, p1, col, 2, cv2.LINE_AA)
+                label = f"face {fc.face_id}" if fc.face_id >= 0 else "face"
+                _gauge(img, 8 + k * (size + 8), 8, size, trails[k], va, label)
+            img = img[: stream.height, : stream.width]
+            vf = av.VideoFrame.from_ndarray(img, format="rgb24")
+            vf.pts = i
+            for packet in stream.encode(vf):
+                out.mux(packet)
+        if stream is not None:
+            for packet in stream.encode():
+                out.mux(packet)
     return path

@@ -19,7 +19,7 @@ import numpy as np
 
 from vafusion.errors import StoreError
 from vafusion.features.base import FeatureTable
-from vafusion.store._atomic import tmp_name
+from vafusion.fileio import atomic_path
 from vafusion.store.feature_store import FeatureStore
 
 #: order in which feature sets appear when not given
@@ -192,15 +192,12 @@ def export_video(
     if suffix not in (".csv", ".parquet"):
         raise StoreError("output must end in .csv or .parquet", out)
     df = frame_table(store, video, features, face=face, hashes=hashes)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(tmp_name(out.name))
     try:
-        if suffix == ".csv":
-            df.to_csv(tmp, index=False)
-        else:
-            df.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
+        with atomic_path(out) as tmp:
+            if suffix == ".csv":
+                df.to_csv(tmp, index=False)
+            else:
+                df.to_parquet(tmp, index=False)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise StoreError(f"cannot write: {exc.strerror}", out) from None
     return out

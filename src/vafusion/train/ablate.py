@@ -10,8 +10,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from vafusion.fileio import atomic_write_text
 from vafusion.log import get_logger
-from vafusion.report.files import atomic_write_text
 from vafusion.train.config import TrainConfig
 from vafusion.train.run import evaluate, train
 

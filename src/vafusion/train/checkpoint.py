@@ -11,7 +11,6 @@ Keys: ``format`` (``"vafusion-checkpoint"``), ``format_version``, ``vafusion_ver
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import torch
 
 from vafusion import __version__
 from vafusion.errors import ModelError
+from vafusion.fileio import atomic_path
 
 FORMAT = "vafusion-checkpoint"
 FORMAT_VERSION = 1
@@ -30,16 +30,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict[str, Any]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": FORMAT, "format_version": FORMAT_VERSION, "vafusion_version": __version__}
     data.update(payload)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(data, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        torch.save(data, tmp)
     return path
 
 

@@ -43,10 +43,10 @@ from vafusion.data.sequences import (
     fit_normalizer,
 )
 from vafusion.errors import ConfigError, ModelError
+from vafusion.fileio import atomic_write_text
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model, model_modalities
-from vafusion.report.files import atomic_write_text
 from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
 from vafusion.train.config import TrainConfig, resume_compatible
 from vafusion.train.distributed import DistInfo, broadcast_floats, init_distributed, shutdown

@@ -24,9 +24,9 @@ from vafusion.data.sequences import (
 )
 from vafusion.data.sources import canonical_split, feature_configs, load_split
 from vafusion.errors import ConfigError, ModelError
+from vafusion.fileio import atomic_write_text
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
-from vafusion.report.files import atomic_write_text
 from vafusion.train.checkpoint import load_checkpoint
 from vafusion.train.config import TrainConfig, with_overrides
 from vafusion.train.loop import RunResult, fit
