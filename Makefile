@@ -40,8 +40,15 @@ format: setup
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
+# Speed benchmarks (not part of `make test`): each prints ratios against a reference
+# measured in the same run; results and commands are kept in BENCHMARKS.md.
 bench: setup
-	$(BIN)/python -m pytest -q -m benchmark -s
+	$(BIN)/python benchmarks/bench_audio.py
+	$(BIN)/python benchmarks/bench_faces.py --repeat 3
+	$(BIN)/python benchmarks/bench_expression.py --repeat 2
+	$(BIN)/python benchmarks/bench_predict.py --repeat 3 --live-rounds 1
+	$(BIN)/python benchmarks/bench_store.py --scale 0.1
+	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1
 
 clean:
 	rm -rf $(VENV) vafusion-demo .pytest_cache

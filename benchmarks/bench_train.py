@@ -1,7 +1,7 @@
 """Training throughput of the fusion model at Aff-Wild2 scale on SYNTHETIC features.
 
-Builds synthetic per-frame features of the real dimensions (audio 168, expression 1024,
-facepose 714 by default) for the Aff-Wild2 VA training videos listed in
+Builds synthetic per-frame features of the real dimensions (audio 168, expression 135,
+facepose 653: the built-in extractors, by default) for the Aff-Wild2 VA training videos listed in
 ``../shared/data/affwild2/va_splits_abaw3.csv`` (1.50 M frames, ~150 k windows), optionally
 subsampled with ``--scale``, then measures with the real training loop
 (:func:`vafusion.train.fit`, one epoch, no validation):
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="fusion-gru")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--dims", default="audio=168,expression=1024,facepose=714")
+    ap.add_argument("--dims", default="audio=168,expression=135,facepose=653")
     ap.add_argument("--model-steps", type=int, default=30)
     ap.add_argument("--data", choices=("ram", "mmap"), default="ram", help="window storage")
     ap.add_argument("--out", type=Path, default=None, help="append a markdown row here")
