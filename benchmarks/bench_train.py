@@ -1,8 +1,8 @@
 """Training throughput of the fusion model at Aff-Wild2 scale on SYNTHETIC features.
 
 Builds synthetic per-frame features of the real dimensions (audio 168, expression 135,
-facepose 653: the built-in extractors, by default) for the Aff-Wild2 VA training videos listed in
-``../shared/data/affwild2/va_splits_abaw3.csv`` (1.50 M frames, ~150 k windows), optionally
+facepose 653: the built-in extractors, by default) for the Aff-Wild2 VA training videos
+listed in ``../shared/data/affwild2/va_splits_abaw3.csv`` (1.50 M frames, ~150 k windows), optionally
 subsampled with ``--scale``, then measures with the real training loop
 (:func:`vafusion.train.fit`, one epoch, no validation):
 
