@@ -10,7 +10,8 @@ Synthetic Aff-Wild2: every name and frame count of
 ``../shared/data/affwild2/va_splits_abaw3.csv`` (``frames_at_least`` + a seeded 0-99
 extra, as the true count is up to ~100 frames more), random float32 features of the real
 dimensions (``--dims``; defaults: the built-in extractors, audio 168, expression 135,
-facepose 653), 10 % invalid (NaN) rows in the face sets. ``_left``/``_right`` rows share one video, as in the store.
+facepose 653), 10 % invalid (NaN) rows in the face sets. ``_left``/``_right`` rows share
+one video, as in the store.
 
 Measured:
 

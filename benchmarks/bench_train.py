@@ -2,8 +2,8 @@
 
 Builds synthetic per-frame features of the real dimensions (audio 168, expression 135,
 facepose 653: the built-in extractors, by default) for the Aff-Wild2 VA training videos
-listed in ``../shared/data/affwild2/va_splits_abaw3.csv`` (1.50 M frames, ~150 k windows), optionally
-subsampled with ``--scale``, then measures with the real training loop
+listed in ``../shared/data/affwild2/va_splits_abaw3.csv`` (1.50 M frames, ~150 k windows),
+optionally subsampled with ``--scale``, then measures with the real training loop
 (:func:`vafusion.train.fit`, one epoch, no validation):
 
 - windows/s and epoch time (and the full-scale epoch time extrapolated from it),
