@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import av
@@ -25,8 +24,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(clip, port: int, sent: dict, ready: threading.Event, fps: int = 25) -> None:
-    """Re-encode ``clip`` (H.264, zero latency) into MPEG-TS on tcp://127.0.0.1:port, paced."""
+def _serve(clip, port: int, ready, results, fps: int = 25) -> None:
+    """Re-encode ``clip`` (H.264, zero latency) into MPEG-TS on tcp://127.0.0.1:port, paced.
+
+    Runs in its own process: PyAV holds the GIL while it waits for the client to connect,
+    which would stall a test thread. Puts ``{frame index: monotonic send time}`` on
+    ``results`` when done.
+    """
+    sent: dict[int, float] = {}
     with av.open(str(clip)) as src:
         frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
     ready.set()
@@ -56,6 +61,7 @@ def _serve(clip, port: int, sent: dict, ready: threading.Event, fps: int = 25) -
                 out.mux(p)
         except (OSError, av.error.FFmpegError):
             pass  # client went away
+    results.put(sent)
 
 
 def test_latest_frame_slot_drops_instead_of_queueing():
@@ -69,14 +75,16 @@ def test_latest_frame_slot_drops_instead_of_queueing():
 
 
 def test_live_tcp_stream_bounded_lag(clips_dir):
+    import multiprocessing as mp
+
     port = _free_port()
-    sent: dict[int, float] = {}
-    ready = threading.Event()
-    server = threading.Thread(
-        target=_serve, args=(clips_dir / "d20.mp4", port, sent, ready), daemon=True
+    ctx = mp.get_context("spawn")
+    ready, results = ctx.Event(), ctx.Queue()
+    server = ctx.Process(
+        target=_serve, args=(clips_dir / "d20.mp4", port, ready, results), daemon=True
     )
     server.start()
-    ready.wait(30)
+    assert ready.wait(60), "loopback server did not start"
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
         [sys.executable, "-m", "vafusion", "-q", "predict", "--live", f"tcp://127.0.0.1:{port}"],
@@ -89,6 +97,7 @@ def test_live_tcp_stream_bounded_lag(clips_dir):
     for raw in proc.stdout:
         lines.append((time.monotonic(), json.loads(raw)))
     rc = proc.wait(timeout=60)
+    sent = results.get(timeout=60)
     server.join(timeout=10)
     assert rc == 0
     assert len(lines) >= 5, "too few frames processed"
