@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+DOC_FILES = [REPO / "README.md", REPO / "BENCHMARKS.md", *sorted((REPO / "docs").glob("*.md"))]
 MARKED = re.compile(r"<!-- docs-test: run ([\w-]+) -->\s*```bash\n(.*?)```", re.S)
 PY = sys.executable
 BIN = Path(PY).parent
@@ -185,8 +185,6 @@ def test_dask_cluster_block_runs(tmp_path, clips_dir):
 
 # ------------------------------------------------------------------------- links
 LINK = re.compile(r"\]\(([^)\s]+)\)")
-#: linked from README.md but produced outside this module's scope (reported to the lead)
-KNOWN_MISSING = {"BENCHMARKS.md"}
 
 
 @pytest.mark.parametrize("doc", DOC_FILES, ids=lambda p: p.name)
@@ -197,8 +195,6 @@ def test_relative_links_resolve(doc):
         if re.match(r"[a-z]+:", target) or target.startswith("#"):
             continue
         path = target.split("#")[0]
-        if path in KNOWN_MISSING:
-            continue
         if not (doc.parent / path).exists():
             broken.append(target)
     assert not broken, f"{doc.name}: broken links {broken}"
