@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,62 +55,14 @@ def bench_offline(repeat: int) -> dict:
     }
 
 
-def _serve(port: int, sent: dict, fps: int = 25) -> None:
-    import av
-
-    with av.open(str(CLIP)) as src:
-        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
-    with av.open(
-        f"tcp://127.0.0.1:{port}?listen=1",
-        "w",
-        format="mpegts",
-        timeout=60,
-        container_options={"flush_packets": "1"},
-    ) as out:
-        st = out.add_stream("libx264", rate=fps)
-        st.width, st.height = frames[0].shape[1], frames[0].shape[0]
-        st.pix_fmt = "yuv420p"
-        st.options = {"tune": "zerolatency", "preset": "ultrafast", "g": "25"}
-        t0 = time.monotonic()
-        try:
-            for i, img in enumerate(frames):
-                delay = t0 + i / fps - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                vf.pts = i
-                sent[i] = time.monotonic()
-                for p in st.encode(vf):
-                    out.mux(p)
-            for p in st.encode():
-                out.mux(p)
-        except (OSError, av.error.FFmpegError):
-            pass
-
-
-def _serve_process(port: int, ready, results) -> None:
-    """Server in its own process: PyAV holds the GIL while it waits for the client."""
-    sent: dict[int, float] = {}
-    ready.set()
-    _serve(port, sent)
-    results.put(sent)
-
-
 def bench_live() -> dict:
-    import multiprocessing as mp
+    from vafusion.io.loopback import start_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    ctx = mp.get_context("spawn")
-    ready, results = ctx.Event(), ctx.Queue()
-    server = ctx.Process(target=_serve_process, args=(port, ready, results), daemon=True)
-    server.start()
-    ready.wait(60)
+    url, server, results = start_server(CLIP)
     # the client loads its model (seconds) before connecting; the server decodes the clip
     # (about a second) and listens by then; time.monotonic is system-wide
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vafusion", "-q", "predict", "--live", f"tcp://127.0.0.1:{port}"],
+        [sys.executable, "-m", "vafusion", "-q", "predict", "--live", url],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -4,64 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
-import av
 import numpy as np
 import pytest
 
+from vafusion.io.loopback import start_server
 from vafusion.predict.live import LatestFrameSlot
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(clip, port: int, ready, results, fps: int = 25) -> None:
-    """Re-encode ``clip`` (H.264, zero latency) into MPEG-TS on tcp://127.0.0.1:port, paced.
-
-    Runs in its own process: PyAV holds the GIL while it waits for the client to connect,
-    which would stall a test thread. Puts ``{frame index: monotonic send time}`` on
-    ``results`` when done.
-    """
-    sent: dict[int, float] = {}
-    with av.open(str(clip)) as src:
-        frames = [f.to_ndarray(format="rgb24") for f in src.decode(video=0)]
-    ready.set()
-    with av.open(
-        f"tcp://127.0.0.1:{port}?listen=1",
-        "w",
-        format="mpegts",
-        timeout=60,
-        container_options={"flush_packets": "1"},
-    ) as out:
-        st = out.add_stream("libx264", rate=fps)
-        st.width, st.height = frames[0].shape[1], frames[0].shape[0]
-        st.pix_fmt = "yuv420p"
-        st.options = {"tune": "zerolatency", "preset": "ultrafast", "g": "25"}
-        t0 = time.monotonic()
-        try:
-            for i, img in enumerate(frames):
-                delay = t0 + i / fps - time.monotonic()
-                if delay > 0:
-                    time.sleep(delay)
-                vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-                vf.pts = i
-                sent[i] = time.monotonic()
-                for p in st.encode(vf):
-                    out.mux(p)
-            for p in st.encode():
-                out.mux(p)
-        except (OSError, av.error.FFmpegError):
-            pass  # client went away
-    results.put(sent)
 
 
 def test_latest_frame_slot_drops_instead_of_queueing():
@@ -75,19 +28,10 @@ def test_latest_frame_slot_drops_instead_of_queueing():
 
 
 def test_live_tcp_stream_bounded_lag(clips_dir):
-    import multiprocessing as mp
-
-    port = _free_port()
-    ctx = mp.get_context("spawn")
-    ready, results = ctx.Event(), ctx.Queue()
-    server = ctx.Process(
-        target=_serve, args=(clips_dir / "d20.mp4", port, ready, results), daemon=True
-    )
-    server.start()
-    assert ready.wait(60), "loopback server did not start"
+    url, server, results = start_server(clips_dir / "d20.mp4", fps=25)
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vafusion", "-q", "predict", "--live", f"tcp://127.0.0.1:{port}"],
+        [sys.executable, "-m", "vafusion", "-q", "predict", "--live", url],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
