@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +263,66 @@ def compute_audio_features(
     return values, valid
 
 
-class AudioExtractor:
+class SegmentAudioExtractor:
+    """Shared driver of the per-frame audio feature sets (``audio``, ``egemaps``).
+
+    Subclasses set ``name`` and ``config`` (with a ``sample_rate``) and implement
+    ``columns`` and :meth:`compute_from_signal`; this class decodes the audio on the video
+    time axis, warns about missing audio and packages the :class:`FeatureTable`.
+    """
+
+    name: str
+    config: Any
+
+    @property
+    def columns(self) -> list[str]:
+        """Output column names."""
+        raise NotImplementedError
+
+    def compute_from_signal(
+        self, audio: AudioSignal | None, timestamps: np.ndarray, fps: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame ``values`` (N, D) float32 (NaN where invalid) and ``valid`` (N,)."""
+        raise NotImplementedError
+
+    def config_hash(self) -> str:
+        """Short hash identifying this extractor's settings."""
+        return config_hash(self.config)
+
+    def compute(
+        self, path: str | os.PathLike, info: VideoInfo, timestamps: np.ndarray
+    ) -> FeatureTable:
+        """Features for a video whose frame times are already known (one decode pass)."""
+        audio = None
+        if info.has_audio:
+            audio = load_audio(path, self.config.sample_rate, duration_s=info.duration_s)
+        if audio is None:
+            log.warning("%s: no audio stream; %s features are marked invalid", path, self.name)
+        values, valid = self.compute_from_signal(audio, timestamps, fps=info.fps)
+        if audio is not None and not valid.all():
+            log.warning(
+                "%s: %d of %d frames have no audio under them (marked invalid)",
+                path,
+                int((~valid).sum()),
+                len(valid),
+            )
+        return FeatureTable(
+            name=self.name,
+            frame=np.arange(len(timestamps)),
+            timestamp=timestamps,
+            values=values,
+            columns=self.columns,
+            valid=valid,
+            meta={"config": config_to_dict(self.config), "has_audio": audio is not None},
+        )
+
+    def process(self, path: str | os.PathLike) -> FeatureTable:
+        """Decode ``path`` and return its per-frame features, shape (n_frames, D)."""
+        info, timestamps = scan(path)
+        return self.compute(path, info, timestamps)
+
+
+class AudioExtractor(SegmentAudioExtractor):
     """The ``audio`` feature set (paper: MFCC 40 + mel 128 per video frame).
 
     Parameters
@@ -286,47 +346,11 @@ class AudioExtractor:
         """Output column names."""
         return audio_columns(self.config)
 
-    def config_hash(self) -> str:
-        """Short hash identifying this extractor's settings."""
-        return config_hash(self.config)
-
-    def compute(
-        self, path: str | os.PathLike, info: VideoInfo, timestamps: np.ndarray
-    ) -> FeatureTable:
-        """Features for a video whose frame times are already known (one decode pass)."""
-        audio = None
-        if info.has_audio:
-            audio = load_audio(path, self.config.sample_rate, duration_s=info.duration_s)
-        if audio is None:
-            log.warning("%s: no audio stream; audio features are marked invalid", path)
-        values, valid = compute_audio_features(audio, timestamps, self.config, fps=info.fps)
-        if audio is not None and not valid.all():
-            log.warning(
-                "%s: %d of %d frames have no audio under them (marked invalid)",
-                path,
-                int((~valid).sum()),
-                len(valid),
-            )
-        return FeatureTable(
-            name=self.name,
-            frame=np.arange(len(timestamps)),
-            timestamp=timestamps,
-            values=values,
-            columns=self.columns,
-            valid=valid,
-            meta={"config": config_to_dict(self.config), "has_audio": audio is not None},
-        )
-
-    def process(self, path: str | os.PathLike) -> FeatureTable:
-        """Decode ``path`` and return its per-frame audio features.
-
-        Returns
-        -------
-        FeatureTable
-            ``values`` has shape (n_frames, n_mfcc + n_mels).
-        """
-        info, timestamps = scan(path)
-        return self.compute(path, info, timestamps)
+    def compute_from_signal(
+        self, audio: AudioSignal | None, timestamps: np.ndarray, fps: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """See :func:`compute_audio_features`."""
+        return compute_audio_features(audio, timestamps, self.config, fps=fps)
 
 
 def extract_audio_features(

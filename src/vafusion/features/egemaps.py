@@ -11,21 +11,19 @@ the LLD-average is the per-frame analogue. Requires the optional ``opensmile`` d
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from vafusion.config import config_hash, config_to_dict
 from vafusion.errors import ConfigError
 from vafusion.features.audio import (
+    SegmentAudioExtractor,
     audio_coverage,
     column_ranges,
     segment_bounds,
     segment_means,
 )
-from vafusion.features.base import FeatureTable
-from vafusion.io.media import AudioSignal, VideoInfo, load_audio, scan
+from vafusion.io.media import AudioSignal
 from vafusion.log import get_logger
 
 log = get_logger("egemaps")
@@ -67,7 +65,7 @@ def _smile():
     )
 
 
-class EgemapsExtractor:
+class EgemapsExtractor(SegmentAudioExtractor):
     """The ``egemaps`` feature set: 25 eGeMAPS LLDs averaged per video frame."""
 
     name = "egemaps"
@@ -82,17 +80,15 @@ class EgemapsExtractor:
         """Output column names (``egemaps_<openSMILE name>``)."""
         return list(self._columns)
 
-    def config_hash(self) -> str:
-        """Short hash identifying this extractor's settings."""
-        return config_hash(self.config)
-
-    def compute_from_signal(self, audio: AudioSignal | None, timestamps: np.ndarray):
+    def compute_from_signal(
+        self, audio: AudioSignal | None, timestamps: np.ndarray, fps: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Per-frame LLD means; returns ``values`` (N, 25) float32 and ``valid`` (N,)."""
         t = np.asarray(timestamps, dtype=np.float64)
         values = np.full((len(t), len(self._columns)), np.nan, dtype=np.float32)
         if audio is None or len(t) == 0 or audio.end_s <= audio.start_s:
             return values, np.zeros(len(t), dtype=bool)
-        start, end = segment_bounds(t, self.config.segment_periods)
+        start, end = segment_bounds(t, self.config.segment_periods, fps)
         valid = audio_coverage(start, end, audio) >= self.config.min_coverage - 1e-9
         lld = self._smile.process_signal(audio.samples, audio.sample_rate)
         lld_values = lld.to_numpy(dtype=np.float64).T  # (25, K)
@@ -104,28 +100,3 @@ class EgemapsExtractor:
         if len(rows):
             values[rows] = segment_means(lld_values, k_start[rows], k_end[rows]).T
         return values, valid
-
-    def compute(
-        self, path: str | os.PathLike, info: VideoInfo, timestamps: np.ndarray
-    ) -> FeatureTable:
-        """Features for a video whose frame times are already known (one decode pass)."""
-        audio = None
-        if info.has_audio:
-            audio = load_audio(path, self.config.sample_rate, duration_s=info.duration_s)
-        if audio is None:
-            log.warning("%s: no audio stream; egemaps features are marked invalid", path)
-        values, valid = self.compute_from_signal(audio, timestamps)
-        return FeatureTable(
-            name=self.name,
-            frame=np.arange(len(timestamps)),
-            timestamp=timestamps,
-            values=values,
-            columns=self.columns,
-            valid=valid,
-            meta={"config": config_to_dict(self.config), "has_audio": audio is not None},
-        )
-
-    def process(self, path: str | os.PathLike) -> FeatureTable:
-        """Decode ``path`` and return its per-frame eGeMAPS descriptors."""
-        info, timestamps = scan(path)
-        return self.compute(path, info, timestamps)
