@@ -188,6 +188,8 @@ class ExpressionExtractor:
 
     def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """Finish the video and return its long-form table (see the module docstring)."""
+        from vafusion.faces.subjects import complete_long_form
+
         self._run_batch()
         ts_all = np.asarray(timestamps, dtype=np.float64)
         n = len(ts_all)
@@ -198,22 +200,12 @@ class ExpressionExtractor:
         if self._chunks:
             values[ok] = np.concatenate(self._chunks)
         # frames never pushed (should not happen in one decode pass): one invalid row each
-        seen = np.zeros(max(n, 1), dtype=bool)
-        seen[frame[frame < n]] = True
-        missing = np.flatnonzero(~seen[:n])
-        if len(missing):
-            frame = np.concatenate([frame, missing])
-            fid = np.concatenate([fid, np.full(len(missing), -1, dtype=np.int64)])
-            ok = np.concatenate([ok, np.zeros(len(missing), dtype=bool)])
-            values = np.concatenate(
-                [values, np.full((len(missing), values.shape[1]), np.nan, np.float32)]
-            )
-        order = np.lexsort((fid, frame))
-        frame, fid, ok, values = frame[order], fid[order], ok[order], values[order]
+        frame, fid, values, ok = complete_long_form(frame, fid, values, ok, n)
         if n:
             timestamp = ts_all[np.minimum(frame, n - 1)]
         else:
-            timestamp = np.asarray(self._times, dtype=np.float64)[order]
+            pushed = dict(zip(self._frames, self._times, strict=True))
+            timestamp = np.asarray([pushed[f] for f in frame], dtype=np.float64)
         tracks = self._stats.summaries()
         if not tracks:
             log.warning("%s: no face in any of its %d frames", info.path, n)

@@ -47,7 +47,7 @@ from vafusion.faces.pose import (
     gaze,
     normalise_mesh,
 )
-from vafusion.faces.subjects import TrackStats
+from vafusion.faces.subjects import TrackStats, complete_long_form
 from vafusion.faces.tracker import TrackerConfig
 from vafusion.faces.types import FaceObservation
 from vafusion.features.base import FeatureTable
@@ -162,22 +162,14 @@ class FacePoseExtractor:
             self._flush(fid)
         n = len(timestamps)
         d = len(self.columns)
-        frames_l, fids_l, vals_l = [], [], []
-        present = np.zeros(n, dtype=bool)
-        for frames, fid, values in self._rows:
-            frames_l.append(frames)
-            fids_l.append(np.full(len(frames), fid, dtype=np.int64))
-            vals_l.append(values)
-            present[frames] = True
-        empty = np.flatnonzero(~present)
-        frames_l.append(empty)
-        fids_l.append(np.full(len(empty), -1, dtype=np.int64))
-        vals_l.append(np.full((len(empty), d), np.nan, dtype=np.float32))
-        frame = np.concatenate(frames_l).astype(np.int64)
-        fid = np.concatenate(fids_l)
-        values = np.concatenate(vals_l).astype(np.float32)
-        order = np.lexsort((fid, frame))
-        frame, fid, values = frame[order], fid[order], values[order]
+        rows = self._rows or [(np.zeros(0, np.int64), -1, np.zeros((0, d), np.float32))]
+        frame, fid, values, _ = complete_long_form(
+            np.concatenate([frames for frames, _, _ in rows]),
+            np.concatenate([np.full(len(frames), f, dtype=np.int64) for frames, f, _ in rows]),
+            np.concatenate([v for _, _, v in rows]),
+            np.ones(sum(len(frames) for frames, _, _ in rows), dtype=bool),
+            n,
+        )
         width, height = self._size or (info.width, info.height)
         tracks = self._stats.summaries()
         if not tracks:

@@ -80,6 +80,44 @@ class TrackStats:
         return out
 
 
+def complete_long_form(
+    frame: np.ndarray, face_id: np.ndarray, values: np.ndarray, valid: np.ndarray, n_frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Give every frame without a face row one invalid row, then sort by (frame, face_id).
+
+    The long form of every face feature set: rows of tracked faces plus, for each of the
+    ``n_frames`` decoded frames that has none, one row with ``face_id = -1``, NaN values and
+    ``valid = False``, so no frame is ever dropped.
+
+    Parameters
+    ----------
+    frame, face_id : numpy.ndarray, shape (R,), int64
+    values : numpy.ndarray, shape (R, D), float32
+    valid : numpy.ndarray, shape (R,), bool
+    n_frames : int
+
+    Returns
+    -------
+    frame, face_id, values, valid
+        Shapes (R + M,), (R + M,), (R + M, D), (R + M,), M = frames without a row.
+    """
+    frame = np.asarray(frame, dtype=np.int64)
+    seen = np.zeros(max(n_frames, 1), dtype=bool)
+    seen[frame[frame < n_frames]] = True
+    missing = np.flatnonzero(~seen[:n_frames])
+    frame = np.concatenate([frame, missing])
+    face_id = np.concatenate([np.asarray(face_id, dtype=np.int64), np.full(len(missing), -1)])
+    valid = np.concatenate([np.asarray(valid, dtype=bool), np.zeros(len(missing), dtype=bool)])
+    values = np.concatenate(
+        [
+            np.asarray(values, dtype=np.float32),
+            np.full((len(missing), values.shape[1]), np.nan, np.float32),
+        ]
+    )
+    order = np.lexsort((face_id, frame))
+    return frame[order], face_id[order], values[order], valid[order]
+
+
 def _summaries(table: FeatureTable) -> list[dict]:
     tracks = table.meta.get("tracks")
     if tracks is not None:
