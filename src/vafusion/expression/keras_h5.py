@@ -30,6 +30,7 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -457,16 +458,24 @@ class KerasGraph(nn.Module):
                 folded += 1
         return folded
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        values: dict[str, torch.Tensor] = {self.input_names[0]: x}
+    def walk(self, inputs: dict[str, Any], apply: Callable[[str, list], Any]) -> dict[str, Any]:
+        """Visit the layers in topological order: ``values[n] = apply(n, input values)``.
+
+        ``inputs`` seeds the graph inputs; folded layers reuse their source's value. Used
+        both to run the network (torch ops) and to translate it (ONNX nodes).
+        """
+        values = dict(inputs)
         for n in self.order:
             if n in values:
                 continue
             if n in self._alias:
                 values[n] = values[self._alias[n]]
                 continue
-            args = [values[i] for i in self.inputs_of[n]]
-            values[n] = self.ops[n](*args)
+            values[n] = apply(n, [values[i] for i in self.inputs_of[n]])
+        return values
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        values = self.walk({self.input_names[0]: x}, lambda n, args: self.ops[n](*args))
         return tuple(values[o] for o in self.output_names)
 
 

@@ -181,14 +181,9 @@ def keras_graph_to_onnx(
     except ImportError as exc:  # pragma: no cover - onnx is a dependency
         raise ModelError("the 'onnx' package is needed to build the ONNX graph") from exc
     b = _Builder()
-    values = {graph.input_names[0]: "input"}
-    for n in graph.order:
-        if n in values:
-            continue
-        if n in graph._alias:
-            values[n] = values[graph._alias[n]]
-            continue
-        values[n] = _emit(b, n, graph.ops[n], [values[i] for i in graph.inputs_of[n]])
+    values = graph.walk(
+        {graph.input_names[0]: "input"}, lambda n, args: _emit(b, n, graph.ops[n], args)
+    )
     ranks = [_rank(graph, o) for o in graph.output_names]
     outputs = []
     for o, rank in zip(graph.output_names, ranks, strict=True):
