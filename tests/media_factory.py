@@ -74,3 +74,26 @@ def gradient_frames(n: int, height: int = 64, width: int = 96) -> np.ndarray:
         frames[i, ..., 1] = (y * 3 + i * 5) % 256
         frames[i, ..., 2] = (i * 7) % 256
     return frames
+
+
+def two_face_video(path: Path, clips_dir: Path, n_frames: int, blackout=(40, 46)) -> Path:
+    """WolfgangLanger (left) and d18 (right, resized to 360x360) side by side, at 24 fps.
+
+    The right face is blacked out for frames ``blackout[0] <= i < blackout[1]`` (a short
+    occlusion). Real faces, so the face tracker is exercised on two people at once.
+    """
+    import cv2
+
+    from vafusion.io.media import iter_frames
+
+    left = iter_frames(clips_dir / "WolfgangLanger_Pexels.mp4")
+    right = iter_frames(clips_dir / "d18.mp4")
+    frames = []
+    for i, (a, b) in enumerate(zip(left, right, strict=False)):
+        if i >= n_frames:
+            break
+        r = cv2.resize(b.image, (360, 360))
+        if blackout[0] <= i < blackout[1]:
+            r = np.zeros_like(r)
+        frames.append(np.hstack([a.image, r]))
+    return write_video(path, np.stack(frames), fps=24)

@@ -16,7 +16,7 @@ import logging
 import numpy as np
 import pytest
 
-from media_factory import write_video
+from media_factory import two_face_video, write_video
 from vafusion.errors import ConfigError
 from vafusion.faces.columns import AU_NAMES, FACEPOSE_VERSION, facepose_columns
 from vafusion.faces.facepose import FacePoseConfig, FacePoseExtractor
@@ -235,21 +235,8 @@ def test_face_leaves_part_way(clips_dir):
 
 @pytest.fixture(scope="module")
 def two_faces(tmp_path_factory, clips_dir):
-    """Wolfgang (left) and d18 (right, resized to 360x360) side by side; the right face is
-    blacked out for frames 40-45 (a short occlusion)."""
-    import cv2
-
-    left = iter_frames(clips_dir / WOLFGANG)
-    right = iter_frames(clips_dir / "d18.mp4")
-    frames = []
-    for i, (a, b) in enumerate(zip(left, right, strict=False)):
-        if i >= 96:
-            break
-        r = cv2.resize(b.image, (360, 360))
-        if 40 <= i < 46:
-            r = np.zeros_like(r)
-        frames.append(np.hstack([a.image, r]))
-    path = write_video(tmp_path_factory.mktemp("two") / "two.mp4", np.stack(frames), fps=24)
+    """Wolfgang (left) and d18 (right) side by side, the right face blacked out in 40-45."""
+    path = two_face_video(tmp_path_factory.mktemp("two") / "two.mp4", clips_dir, 96)
     info, table = _extract(path)
     return info, table
 

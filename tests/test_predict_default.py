@@ -104,22 +104,9 @@ def test_python_api_dataframe_indexed_by_time(tmp_path, clips_dir):
 @pytest.fixture(scope="module")
 def two_face_video(tmp_path_factory, clips_dir):
     """Wolfgang (left) and d18 (right) side by side; the right face blacked out in 40-45."""
-    import cv2
+    from media_factory import two_face_video as make_two_face_video
 
-    from media_factory import write_video
-    from vafusion.io.media import iter_frames
-
-    left = iter_frames(clips_dir / "WolfgangLanger_Pexels.mp4")
-    right = iter_frames(clips_dir / "d18.mp4")
-    frames = []
-    for i, (a, b) in enumerate(zip(left, right, strict=False)):
-        if i >= 72:
-            break
-        r = cv2.resize(b.image, (360, 360))
-        if 40 <= i < 46:
-            r = np.zeros_like(r)
-        frames.append(np.hstack([a.image, r]))
-    return write_video(tmp_path_factory.mktemp("two") / "two.mp4", np.stack(frames), fps=24)
+    return make_two_face_video(tmp_path_factory.mktemp("two") / "two.mp4", clips_dir, 72)
 
 
 def test_face_selection_left_right_all_uses_shared_rules(two_face_video):
