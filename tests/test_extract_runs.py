@@ -33,7 +33,7 @@ def _cli(*args: str, timeout: float = 240) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def clip_folder(tmp_path_factory, clips_dir) -> Path:
-    """The shared clips (a few short ones), a zero-byte file and a half-length copy."""
+    """The test clips (a few short ones), a zero-byte file and a half-length copy."""
     folder = tmp_path_factory.mktemp("videos")
     sub = folder / "nested"
     sub.mkdir()

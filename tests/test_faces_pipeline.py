@@ -1,4 +1,4 @@
-"""Face pipeline on the real shared clips: tracking, pose, landmarks, AUs, subjects.
+"""Face pipeline on the real test clips: tracking, pose, landmarks, AUs, subjects.
 
 Expensive extractions are cached in module-scoped fixtures (the whole module takes well
 under 3 minutes on a 2-core CPU).

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import OPENFACE_CSV
 from vafusion.errors import AnnotationError
 from vafusion.expression.openface import (
     AU_INTENSITY,
@@ -18,14 +19,10 @@ from vafusion.expression.openface import (
     read_openface_csv,
 )
 
-OPENFACE_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "openface"
-OPENFACE_CSV = OPENFACE_CSV / "OpenFace_Test.csv"
 
 
 @pytest.fixture
 def real_csv(tmp_path) -> Path:
-    if not OPENFACE_CSV.is_file():
-        pytest.skip("shared OpenFace_Test.csv missing")
     dest = tmp_path / "OpenFace_Test.csv"
     shutil.copyfile(OPENFACE_CSV, dest)
     return dest

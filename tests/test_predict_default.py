@@ -1,4 +1,4 @@
-"""predict with the default model on the real shared clips (real models, no mocks)."""
+"""predict with the default model on the real test clips (real models, no mocks)."""
 
 from __future__ import annotations
 

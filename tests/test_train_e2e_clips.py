@@ -1,4 +1,4 @@
-"""End to end on REAL clips: the shared clips arranged in the Aff-Wild2 layout with SYNTHETIC
+"""End to end on REAL clips: the test clips arranged in the Aff-Wild2 layout with SYNTHETIC
 labels (smooth curves, some -5 lines, a ``_left``/``_right`` pair, one annotation 2 rows
 short), then the real CLI: ``vafusion extract`` (audio, facepose, expression), ``vafusion
 train`` (2 epochs, memory-mapped windows), ``vafusion evaluate``; metrics.json must agree
