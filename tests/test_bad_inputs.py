@@ -1,7 +1,7 @@
 """The bad-input matrix: what users really feed vafusion, through the real CLI.
 
 Every row runs ``python -m vafusion ...`` in a subprocess (with a timeout: no hangs) on a
-real file built here from the test clips (tests/data) (broken, odd or extreme media, bad annotations,
+real file built here from the test clips (broken, odd or extreme media, bad annotations,
 bad OpenFace CSVs, corrupt or foreign checkpoints, bad configs). The expected outcome of
 each row is either correct (possibly degraded) output with a warning, or ONE line
 ``error: <file>: <problem>`` and a non-zero exit; never a traceback, a hang or a partial

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from tests.conftest import OPENFACE_CSV
+
 from vafusion.errors import AnnotationError
 from vafusion.expression.openface import (
     AU_INTENSITY,
@@ -18,7 +18,6 @@ from vafusion.expression.openface import (
     openface_columns,
     read_openface_csv,
 )
-
 
 
 @pytest.fixture
