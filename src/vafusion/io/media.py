@@ -278,8 +278,10 @@ def scan(
     on_frame: Callable[[VideoFrame], None] | None = None,
     *,
     max_side: int | None = None,
+    start_s: float | None = None,
+    stop_s: float | None = None,
 ) -> tuple[VideoInfo, np.ndarray]:
-    """Decode the whole video once for its info and frame times (the single decode pass).
+    """Decode the video once for its info and frame times (the single decode pass).
 
     Parameters
     ----------
@@ -290,12 +292,18 @@ def scan(
         Without it no pixel conversion is done, which makes counting fast.
     max_side : int, optional
         See :func:`iter_frames`.
+    start_s, stop_s : float, optional
+        Decode only the frames whose time on the video time axis is in ``[start_s,
+        stop_s)`` (seconds): the decoder seeks to the keyframe at or before ``start_s``
+        and frames before ``start_s`` are decoded but not converted. Times stay on the
+        whole video's axis; ``VideoFrame.index`` counts from 0 at the first frame of the
+        range, and ``info`` describes the range (``n_frames``, ``duration_s``, ``fps``).
 
     Returns
     -------
     info : VideoInfo
     timestamps : numpy.ndarray, shape (n_frames,), float64
-        Presentation time of every decodable frame on the video time axis.
+        Presentation time of every decodable frame (of the range) on the video time axis.
 
     Raises
     ------
@@ -310,17 +318,26 @@ def scan(
         stream = _video_stream(container, p)
         audio = container.streams.audio[0] if container.streams.audio else None
         timeline = _Timeline(stream)
+        ranged = start_s is not None or stop_s is not None
+        lo = -math.inf if start_s is None else start_s
+        hi = math.inf if stop_s is None else stop_s
+        if ranged:
+            _seek_to(container, stream, timeline, lo)
         times: list[float] = []
         errors = 0
         rotation = 0
         width = height = 0
         try:
             for frame in container.decode(stream):
+                t = timeline(frame)
+                if t < lo:
+                    continue
+                if t >= hi:
+                    break
                 if not times:
                     rotation = _rotation_of(frame)
                     width, height = frame.width, frame.height
                     size = _target_size(width, height, max_side)
-                t = timeline(frame)
                 if on_frame is not None:
                     on_frame(_to_video_frame(frame, len(times), t, size))
                 times.append(t)
@@ -331,9 +348,10 @@ def scan(
             )
         n = len(times)
         if n == 0:
-            raise MediaError("no decodable video frames", p)
+            where = f" in [{lo:.3f}, {hi:.3f}) s" if ranged else ""
+            raise MediaError(f"no decodable video frames{where}", p)
         declared = int(stream.frames or 0)
-        if declared - n > max(5, 0.02 * declared):
+        if not ranged and declared - n > max(5, 0.02 * declared):
             errors += 1
             log.warning(
                 "%s: the container declares %d frames but only %d decode "
@@ -385,6 +403,37 @@ def scan(
             decode_errors=errors,
         )
         return info, np.asarray(times, dtype=np.float64)
+
+
+def _seek_to(container, stream, timeline: _Timeline, start_s: float) -> None:
+    """Position the demuxer at the keyframe at or before ``start_s`` (video time axis).
+
+    Fixes ``timeline``'s zero at the first frame of the whole video first, so the frames
+    decoded after the seek get their times on the whole video's axis. Falls back to the
+    start of the file when the container cannot seek that precisely (decoding from 0 and
+    skipping is slower but exact).
+    """
+    import av
+
+    t0 = _first_video_time(container)
+    timeline.t0 = t0
+    if start_s <= 0 or not math.isfinite(start_s):
+        return
+    target = int(math.floor((t0 + start_s) / stream.time_base))
+    landed = False
+    try:
+        container.seek(target, backward=True, any_frame=False, stream=stream)
+        # where did it land? the first frame must not lie after start_s
+        for frame in container.decode(stream):
+            t = _frame_time(frame, stream)
+            landed = t is not None and t - t0 <= start_s
+            break
+    except av.error.FFmpegError:
+        landed = False
+    if landed:
+        container.seek(target, backward=True, any_frame=False, stream=stream)
+    else:
+        container.seek(0)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
