@@ -34,7 +34,7 @@ import numpy as np
 from vafusion import __version__
 from vafusion.errors import ConfigError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
-from vafusion.log import get_logger
+from vafusion.log import get_logger, progress_bar
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.stress import StressConfig, stress_summary
 
@@ -256,11 +256,17 @@ def run_predictions(
 
     # one core for torch per worker: the face tracker and the expression network of a
     # video already run in two threads, and several videos run side by side
-    with _torch_threads(1):
+    with _torch_threads(1), progress_bar("videos", total=len(paths), unit="videos") as done:
+
+        def counted(i: int) -> VideoResult:
+            res = one(i)
+            done()
+            return res
+
         if n_jobs == 1:
-            return [one(i) for i in range(len(paths))]
+            return [counted(i) for i in range(len(paths))]
         with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-            return list(pool.map(one, range(len(paths))))
+            return list(pool.map(counted, range(len(paths))))
 
 
 def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
