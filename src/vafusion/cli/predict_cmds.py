@@ -77,3 +77,28 @@ def demo_cmd(
 
     result = run_demo(out)
     print(f"demo written to {result}")
+
+
+@app.command(
+    "score",
+    epilog=examples(
+        "vafusion score results/ Annotations/VA_Estimation_Challenge/Validation_Set",
+        "vafusion score results/ AFEW-VA/ --format afewva --out scores/",
+    ),
+)
+def score_cmd(
+    predictions: Path = typer.Argument(..., help="Folder of predict CSVs (or one file)."),
+    labels: Path = typer.Argument(..., help="Folder of label files (or one file)."),
+    fmt: str = typer.Option("affwild2", "--format", "-f", help="affwild2, afewva or csv."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write scores.csv and scores.json here."),
+) -> None:
+    """CCC, Pearson r and RMSE of predictions vs labels, per video and pooled (ABAW rule)."""
+    from vafusion.predict.score import format_report, score, write_report
+
+    rep = score(predictions, labels, fmt)
+    print(format_report(rep))
+    if out is not None:
+        paths = write_report(rep, out)
+        print(f"written: {paths['csv']} {paths['json']}")
+    if rep.errors:
+        raise typer.Exit(1)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ import numpy as np
 from vafusion import __version__
 from vafusion.errors import ConfigError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
-from vafusion.log import get_logger
+from vafusion.log import get_logger, progress_bar
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.stress import StressConfig, stress_summary
 
@@ -110,8 +111,14 @@ def load_model(model: Any = "default"):
 
 @contextmanager
 def _torch_threads(n: int):
-    import torch
+    """Limit torch's intra-op threads if a model imported torch; never imports it itself.
 
+    The default model runs on ONNX Runtime: predict must not pay torch's import.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     old = torch.get_num_threads()
     torch.set_num_threads(max(1, n))
     try:
@@ -249,11 +256,17 @@ def run_predictions(
 
     # one core for torch per worker: the face tracker and the expression network of a
     # video already run in two threads, and several videos run side by side
-    with _torch_threads(1):
+    with _torch_threads(1), progress_bar("videos", total=len(paths), unit="videos") as done:
+
+        def counted(i: int) -> VideoResult:
+            res = one(i)
+            done()
+            return res
+
         if n_jobs == 1:
-            return [one(i) for i in range(len(paths))]
+            return [counted(i) for i in range(len(paths))]
         with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-            return list(pool.map(one, range(len(paths))))
+            return list(pool.map(counted, range(len(paths))))
 
 
 def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
