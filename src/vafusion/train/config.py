@@ -77,6 +77,8 @@ class TrainConfig:
         Windows per inference batch.
     progress : bool
         Draw a progress bar (only on a terminal anyway).
+    max_steps : int
+        Stop after this many optimizer steps in total (0 = no limit; smoke runs, benchmarks).
     data_memory : str
         Where training windows live: ``"ram"`` (features normalised and packed in memory,
         ``frames x sum(D) x 4 B``), ``"mmap"`` (read per batch from the feature store's
@@ -98,10 +100,13 @@ class TrainConfig:
     eval_batch_size: int = 512
     progress: bool = True
     data_memory: str = "auto"
+    max_steps: int = 0
 
     def __post_init__(self) -> None:
         if self.data_memory not in ("auto", "ram", "mmap"):
             raise ConfigError(f"data_memory must be auto, ram or mmap, got {self.data_memory!r}")
+        if self.max_steps < 0:
+            raise ConfigError(f"max_steps must be >= 0, got {self.max_steps}")
         if self.loss not in ("mse", "ccc", "mse+ccc"):
             raise ConfigError(f"loss must be mse, ccc or mse+ccc, got {self.loss!r}")
         if self.optimizer not in ("rmsprop", "adam"):

@@ -320,7 +320,7 @@ def _fit(
         local = np.fromiter(iter(sampler), dtype=np.int64, count=len(sampler))
         steps = -(-len(local) // b_local)
         core.train()
-        loss_sum, load_time = 0.0, 0.0
+        loss_sum, load_time, n_done = 0.0, 0.0, 0
         desc = f"epoch {epoch + 1}/{config.epochs}"
         with (
             progress_bar(desc, total=steps, unit="steps")
@@ -328,6 +328,8 @@ def _fit(
             else _null_bar() as advance
         ):
             for k in range(steps):
+                if config.max_steps and epoch * steps + k >= config.max_steps:
+                    break
                 tl = time.perf_counter()
                 idx = local[k * b_local : (k + 1) * b_local]
                 j = np.arange(len(idx))
@@ -348,6 +350,7 @@ def _fit(
                 loss.backward()
                 optimizer.step()
                 loss_sum += float(loss.detach())
+                n_done = k + 1
                 advance()
         core.ctx.seed, core.ctx.rows = None, None
         metrics = None
@@ -360,7 +363,7 @@ def _fit(
         seconds = time.perf_counter() - t0
         row = {
             "epoch": epoch,
-            "train_loss": loss_sum / max(steps, 1),
+            "train_loss": loss_sum / max(n_done, 1),
             "val_ccc_valence": vals[0],
             "val_ccc_arousal": vals[1],
             "val_ccc_mean": (vals[0] + vals[1]) / 2,
@@ -402,6 +405,8 @@ def _fit(
                 },
             )
             _write_log(out / "log.csv", state["history"])
+        if config.max_steps and (epoch + 1) * steps >= config.max_steps:
+            break
         if stopped:
             if info.is_main:
                 log.info("early stop: no improvement for %d epochs", config.patience)
