@@ -47,6 +47,13 @@ def predict_cmd(
         help="Checkpoint models: apply the output smoothing the checkpoint carries (default) "
         "or show raw outputs.",
     ),
+    fmt: str = typer.Option(
+        "report",
+        "--format",
+        help="report (csv, png, html, json per video) or abaw (only the challenge's "
+        "submission file <stem>.txt per video; with --face left/right, <stem>_left.txt / "
+        "<stem>_right.txt).",
+    ),
 ) -> None:
     """Predict per-frame valence and arousal for videos (or a live source)."""
     if live is not None:
@@ -58,19 +65,26 @@ def predict_cmd(
         return
     if not videos:
         raise ConfigError("no video given (see 'vafusion predict --help')")
-    from vafusion.predict.api import load_model, predict_to_folder
+    from vafusion.predict.api import load_model, predict_to_abaw, predict_to_folder
     from vafusion.report.stress import StressConfig
 
+    if fmt not in ("report", "abaw"):
+        raise ConfigError(f"--format must be report or abaw, got {fmt!r}")
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
     mdl = model if model == "default" else load_model(model, smooth=smooth)
-    results = predict_to_folder(videos, out, mdl, face, overlay, jobs=jobs or None, stress=stress)
+    if fmt == "abaw":
+        results = predict_to_abaw(videos, out, mdl, face, jobs=jobs or None)
+    else:
+        results = predict_to_folder(
+            videos, out, mdl, face, overlay, jobs=jobs or None, stress=stress
+        )
     failed = 0
     for r in results:
         if r.error:
             failed += 1
             print(f"error: {r.error}", file=sys.stderr)
         else:
-            print(f"{r.video}: {r.outputs['html']}")
+            print(f"{r.video}: {r.outputs.get('html') or r.outputs.get('abaw')}")
     if failed:
         raise typer.Exit(1)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import typer
@@ -57,6 +59,12 @@ def train_cmd(
     resume: bool = typer.Option(False, "--resume", help="Continue from RUN/last.pt."),
     device: str | None = typer.Option(None, "--device", help="cpu (default) or cuda."),
     in_memory: bool | None = typer.Option(None, "--data-in-memory/--data-mmap", help=_MEMORY_HELP),
+    dev_fraction: float | None = typer.Option(
+        None,
+        "--dev-fraction",
+        help="Hold out this share of the training videos (by video) for early stopping and "
+        "tuning; the validation split is then evaluated once at the end (default 0).",
+    ),
 ) -> None:
     """Train a valence-arousal model on extracted features."""
     from vafusion.train import train
@@ -65,17 +73,27 @@ def train_cmd(
         config, model=model, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr,
         loss=loss, patience=patience, device=device, data_memory=_memory(in_memory),
     )  # fmt: skip
+    if dev_fraction is not None:
+        cfg = replace(cfg, data=replace(cfg.data, dev_fraction=dev_fraction))
     result = train(cfg, data, features, out, resume=resume)
     if os.environ.get("RANK", "0") != "0":  # torchrun: only rank 0 reports
         return
     m = result.best_metrics
+    split = "development" if cfg.data.dev_fraction else "validation"
     if m and m.get("ccc_mean") == m.get("ccc_mean"):
         typer.echo(
-            f"best epoch {result.best_epoch + 1}: validation CCC {m['ccc_mean']:.4f} "
+            f"best epoch {result.best_epoch + 1}: {split} CCC {m['ccc_mean']:.4f} "
             f"(valence {m['ccc_valence']:.4f}, arousal {m['ccc_arousal']:.4f}) -> {out}"
         )
     else:
         typer.echo(f"trained {result.epochs_run} epochs -> {out}")
+    if result.validation:
+        raw, sm = (result.validation[k]["ccc_mean"] for k in ("raw", "smoothed"))
+        raw, sm = (math.nan if x is None else x for x in (raw, sm))
+        typer.echo(
+            f"validation CCC {raw:.4f} raw, {sm:.4f} smoothed "
+            f"({result.validation['n_videos']} videos, untouched during training)"
+        )
 
 
 @app.command(
@@ -96,13 +114,19 @@ def evaluate_cmd(
     ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     in_memory: bool | None = typer.Option(None, "--data-in-memory/--data-mmap", help=_MEMORY_HELP),
+    fmt: str = typer.Option(
+        "csv",
+        "--format",
+        help="csv (predictions/<name>.csv) or abaw (also abaw/<name>.txt: the challenge's "
+        "submission files, one per annotated subject, _left/_right kept).",
+    ),
 ) -> None:
     """Evaluate a trained model with CCC; write per-frame predictions and metrics.json."""
     from vafusion.train import evaluate
 
     m = evaluate(
         run, data, features, split, out, smooth=smooth, device=device,
-        data_memory=_memory(in_memory),
+        data_memory=_memory(in_memory), fmt=fmt,
     )  # fmt: skip
     if m["ccc_mean"] is None:
         typer.echo(f"{m['n_videos']} videos predicted (no labels) -> {out}")

@@ -25,7 +25,13 @@ class DataConfig:
     feature_sets : dict of str to str
         Feature-store set read for each modality.
     train_split, val_split : str
-        Split names used for fitting and for early stopping / smoothing.
+        Split names used for fitting and for the reported evaluation (and, without a
+        development split, for early stopping and tuning too).
+    dev_fraction : float
+        Share of the training *videos* held out as a development split (by video; the
+        ``_left`` / ``_right`` entries of one video stay together) for early stopping, the
+        output smoothing and the label-lag shift; the validation split is then only
+        evaluated at the end. 0 = early stopping on the validation split (the paper's way).
     mismatch_frames, mismatch_fraction : float
         Tolerance of annotation rows vs decoded frames per video
         (:class:`vafusion.datasets.Tolerance`: ``max(frames, fraction * n)``).
@@ -43,6 +49,7 @@ class DataConfig:
     )
     train_split: str = "train"
     val_split: str = "val"
+    dev_fraction: float = 0.0
     mismatch_frames: int = 5
     mismatch_fraction: float = 0.01
 

@@ -78,7 +78,8 @@ class RunResult:
     best_epoch : int
         0-based epoch of the best validation CCC (the last epoch without validation data).
     best_metrics : dict
-        Validation ``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` at ``best_epoch``.
+        ``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` at ``best_epoch`` on the early-stopping
+        split (the development split when there is one, else validation).
     epochs_run : int
         Epochs completed in total (including those before a resume).
     stopped_early : bool
@@ -87,6 +88,9 @@ class RunResult:
     smoothing : Smoothing
         Output smoothing tuned on the early-stopping split at the end of training (saved in
         ``best.pt`` and applied by ``evaluate`` and ``predict --model``).
+    validation : dict, optional
+        With a development split: the best model's CCC on the untouched validation split
+        (``raw`` and ``smoothed``), computed once at the end.
     """
 
     run_dir: Path
@@ -96,6 +100,7 @@ class RunResult:
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
     smoothing: Smoothing = field(default_factory=Smoothing)
+    validation: dict[str, Any] | None = None
 
     @property
     def checkpoint(self) -> Path:
