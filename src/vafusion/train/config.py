@@ -32,6 +32,10 @@ class DataConfig:
         ``_left`` / ``_right`` entries of one video stay together) for early stopping, the
         output smoothing and the label-lag shift; the validation split is then only
         evaluated at the end. 0 = early stopping on the validation split (the paper's way).
+    per_video_norm : bool
+        Also standardise each video's features by its own statistics
+        (:class:`vafusion.data.sequences.WindowData` ``per_video``); training, evaluate and
+        predict alike.
     mismatch_frames, mismatch_fraction : float
         Tolerance of annotation rows vs decoded frames per video
         (:class:`vafusion.datasets.Tolerance`: ``max(frames, fraction * n)``).
@@ -50,6 +54,7 @@ class DataConfig:
     train_split: str = "train"
     val_split: str = "val"
     dev_fraction: float = 0.0
+    per_video_norm: bool = False
     mismatch_frames: int = 5
     mismatch_fraction: float = 0.01
 
@@ -84,6 +89,12 @@ class TrainConfig:
         Windows per inference batch.
     progress : bool
         Draw a progress bar (only on a terminal anyway).
+    tune_smoothing : bool
+        At the end, choose the output smoothing's time constants on the early-stopping split
+        (:func:`vafusion.smoothing.tune_smoothing`); saved in ``best.pt`` and applied by
+        ``evaluate`` and ``predict --model``. False (the paper): no smoothing.
+    tune_lag : bool
+        Also choose an annotation-lag shift of the predictions (0-2 s) there.
     max_steps : int
         Stop after this many optimizer steps in total (0 = no limit; smoke runs, benchmarks).
     data_memory : str
@@ -108,6 +119,8 @@ class TrainConfig:
     progress: bool = True
     data_memory: str = "auto"
     max_steps: int = 0
+    tune_smoothing: bool = False
+    tune_lag: bool = False
 
     def __post_init__(self) -> None:
         if self.data_memory not in ("auto", "ram", "mmap"):

@@ -47,7 +47,7 @@ from vafusion.fileio import atomic_write_text
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model, model_modalities
-from vafusion.smoothing import Smoothing, tune_smoothing
+from vafusion.smoothing import LAG_CANDIDATES, TAU_CANDIDATES, Smoothing, tune_smoothing
 from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
 from vafusion.train.config import TrainConfig, resume_compatible
 from vafusion.train.distributed import DistInfo, broadcast_floats, init_distributed, shutdown
@@ -274,7 +274,7 @@ def _fit(
             "training windows %s (%.2f GB of features)",
             "packed in RAM" if in_memory else "read per batch from memory maps", n_bytes / 1e9,
         )  # fmt: skip
-    kw = {"in_memory": in_memory}
+    kw = {"in_memory": in_memory, "per_video": dc.per_video_norm}
     train_data = WindowData(train_videos, spec, normalizer, dc.window, dc.stride, **kw)
     val_data = (
         WindowData(val_videos, spec, normalizer, dc.window, dc.stride, **kw) if val_videos else None
@@ -424,8 +424,10 @@ def _fit(
         if val_data is not None and val_data.n_label_frames:
             preds = predict_frames(core, val_data, config.eval_batch_size, device)
             smoothing = tune_smoothing(
-                preds, [v.labels for v in val_data.videos], [v.times for v in val_data.videos]
-            )
+                preds, [v.labels for v in val_data.videos], [v.times for v in val_data.videos],
+                candidates=TAU_CANDIDATES if config.tune_smoothing else (0.0,),
+                lags=LAG_CANDIDATES if config.tune_lag else (0.0,),
+            )  # fmt: skip
         best.pop("path", None)
         save_checkpoint(out / "best.pt", {**best, "smoothing": smoothing.to_dict()})
         result = {

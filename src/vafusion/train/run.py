@@ -117,8 +117,9 @@ def _final_validation(run: Path, videos: list[VideoData]) -> dict[str, Any]:
         config.data_memory, feature_bytes(videos, ckpt["spec"], dc.window, dc.stride)
     )
     data = WindowData(
-        videos, ckpt["spec"], ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory
-    )
+        videos, ckpt["spec"], ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory,
+        per_video=dc.per_video_norm,
+    )  # fmt: skip
     raw = predict_frames(model, data, config.eval_batch_size)
     smoothing = checkpoint_smoothing(ckpt)
     smoothed = [smoothing.apply(p, v.times) for p, v in zip(raw, videos, strict=True)]
@@ -217,7 +218,10 @@ def evaluate_videos(
     in_memory = choose_in_memory(
         config.data_memory, feature_bytes(videos, spec, dc.window, dc.stride)
     )
-    data = WindowData(videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory)
+    data = WindowData(
+        videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory,
+        per_video=dc.per_video_norm,
+    )  # fmt: skip
     preds = predict_frames(model, data, batch_size, device)
     if smoothing is not None:
         preds = [smoothing.apply(p, v.times) for p, v in zip(preds, videos, strict=True)]
