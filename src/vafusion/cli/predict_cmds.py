@@ -22,7 +22,7 @@ _PREDICT_EPILOG = examples(
 
 @app.command("predict", epilog=_PREDICT_EPILOG)
 def predict_cmd(
-    videos: list[Path] = typer.Argument(None, help="Video files."),
+    videos: list[Path] = typer.Argument(None, help="Video files.", readable=False),
     out: Path = typer.Option(Path("vafusion-out"), "--out", "-o", help="Output folder."),
     model: str = typer.Option(
         "default", "--model", "-m", help="'default' or a checkpoint file / run folder."

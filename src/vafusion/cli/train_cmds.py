@@ -44,8 +44,8 @@ def train_cmd(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="fusion-gru (default), fusion-bilstm, audio, expression, "
-        "facepose or a '+'-joined set such as audio+expression.",
+        help="fusion-gru (default), fusion-bilstm, audio, expression, blendshapes, "
+        "facepose or a '+'-joined set such as audio+blendshapes+facepose.",
     ),  # fmt: skip
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs (default 50)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch (windows)."),
@@ -122,7 +122,8 @@ def ablate_cmd(
     models: str | None = typer.Option(
         None,
         "--models",
-        help="Comma-separated subset (default audio,expression,facepose,fusion-gru).",
+        help="Comma-separated models (default audio,expression,facepose,fusion-gru); "
+        "others such as blendshapes,audio+blendshapes+facepose add rows.",
     ),  # fmt: skip
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs per model."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch."),

@@ -29,8 +29,10 @@ from vafusion.data.normalize import Normalizer
 from vafusion.data.windows import check_window, n_windows
 from vafusion.errors import ConfigError, ModelError
 
-#: Modalities the models know, in branch order.
-MODALITIES = ("audio", "expression", "facepose")
+#: The paper's modalities: the branches of ``fusion-gru`` / ``fusion-bilstm``, in order.
+PAPER_MODALITIES = ("audio", "expression", "facepose")
+#: Modalities the models know, in branch order (``blendshapes``: a '+'-joined model name).
+MODALITIES = ("audio", "expression", "blendshapes", "facepose")
 
 #: Frames per chunk when statistics are computed over memory-mapped features.
 _CHUNK = 8192

@@ -590,3 +590,55 @@ def load_audio(
         data = data[:n] if len(data) >= n else np.pad(data, (0, n - len(data)))
         end_s = min(end_s, duration_s)
     return AudioSignal(samples=data, sample_rate=sample_rate, start_s=start_s, end_s=end_s)
+
+
+def keyframe_times(path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
+    """Times of the video's keyframes, found by demuxing packets without decoding them.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    times : numpy.ndarray, shape (K,), float64
+        Sorted presentation times of the keyframes on the video time axis (where
+        :func:`scan` with ``start_s`` at one of them starts decoding without waste).
+        Empty when packets carry no timestamps (e.g. a raw elementary stream).
+    n_packets : int
+        Number of video packets with data (about the number of frames).
+    end_s : float
+        Time of the last packet on the video time axis (about the duration).
+
+    Raises
+    ------
+    MediaError
+        If the file cannot be opened or has no video stream.
+    """
+    import av
+
+    p = _check_path(path)
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        t0 = _first_video_time(container)
+        times: list[float] = []
+        n = 0
+        end = 0
+        missing = False
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                n += 1
+                if packet.pts is None:
+                    missing = True
+                    continue
+                end = max(end, packet.pts)
+                if packet.is_keyframe:
+                    times.append(float(packet.pts * stream.time_base) - t0)
+        except av.error.FFmpegError as exc:
+            log.warning("%s: demuxing stopped after %d packets (%s)", p, n, _ffmpeg_reason(exc))
+        end_s = float(end * stream.time_base) - t0
+    if missing:
+        return np.zeros(0, np.float64), n, end_s
+    return np.unique(np.asarray(times, np.float64)), n, end_s

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -110,8 +111,14 @@ def load_model(model: Any = "default"):
 
 @contextmanager
 def _torch_threads(n: int):
-    import torch
+    """Limit torch's intra-op threads if a model imported torch; never imports it itself.
 
+    The default model runs on ONNX Runtime: predict must not pay torch's import.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     old = torch.get_num_threads()
     torch.set_num_threads(max(1, n))
     try:
