@@ -83,7 +83,7 @@ class VideoResult:
     error: str | None = None
 
 
-def load_model(model: Any = "default"):
+def load_model(model: Any = "default", *, smooth: bool = True):
     """The model to predict with.
 
     Parameters
@@ -92,6 +92,8 @@ def load_model(model: Any = "default"):
         ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
         ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
         object with ``predict_video`` is returned as is.
+    smooth : bool, default True
+        Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
 
     Raises
     ------
@@ -106,7 +108,7 @@ def load_model(model: Any = "default"):
         return DefaultModel()
     from vafusion.predict.checkpoint_model import CheckpointModel
 
-    return CheckpointModel(model)
+    return CheckpointModel(model, smooth=smooth)
 
 
 @contextmanager
