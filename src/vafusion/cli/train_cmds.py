@@ -90,7 +90,9 @@ def evaluate_cmd(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     split: str = typer.Option("validation", "--split", help="validation, train or test."),
     smooth: bool = typer.Option(
-        False, "--smooth", help="Apply the temporal smoothing tuned on validation in training."
+        True,
+        "--smooth/--no-smooth",
+        help="Apply the output smoothing the checkpoint carries (default) or show raw outputs.",
     ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     in_memory: bool | None = typer.Option(None, "--data-in-memory/--data-mmap", help=_MEMORY_HELP),
