@@ -139,7 +139,6 @@ def test_agrees_with_tasks_api_on_the_sample(sample_tables, tasks_reference):
         assert corr[BLENDSHAPE_NAMES.index(name)] > 0.8, name
 
 
-
 def test_labelled_moments_of_the_sample(sample_tables):
     table = sample_tables["blendshapes"]
     assert (table.face_id == 0).all() and table.valid.all()  # one face, every frame
