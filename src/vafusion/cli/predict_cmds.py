@@ -29,7 +29,15 @@ def predict_cmd(
     ),
     face: str = typer.Option("main", "--face", help="main, left, right, all or a face id."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>_overlay.mp4."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Videos in parallel (0: one per core)."),
+    jobs: int = typer.Option(
+        0,
+        "--jobs",
+        "-j",
+        help="Processes (0: one per core); one video is split into time chunks over them.",
+    ),
+    stride: int = typer.Option(
+        1, "--stride", help="Analyse every k-th frame, interpolate the rest (rows marked)."
+    ),
     valence_threshold: float = typer.Option(
         -0.1, "--stress-valence", help="Stress zone: valence below this."
     ),
@@ -56,7 +64,9 @@ def predict_cmd(
     from vafusion.report.stress import StressConfig
 
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
-    results = predict_to_folder(videos, out, model, face, overlay, jobs=jobs or None, stress=stress)
+    results = predict_to_folder(
+        videos, out, model, face, overlay, jobs=jobs or None, stress=stress, stride=stride
+    )
     failed = 0
     for r in results:
         if r.error:

@@ -35,6 +35,7 @@ from vafusion import __version__
 from vafusion.errors import ConfigError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.log import get_logger, progress_bar
+from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.stress import StressConfig, stress_summary
 
@@ -83,7 +84,7 @@ class VideoResult:
     error: str | None = None
 
 
-def load_model(model: Any = "default"):
+def load_model(model: Any = "default", *, face_tracking: bool = True):
     """The model to predict with.
 
     Parameters
@@ -92,6 +93,9 @@ def load_model(model: Any = "default"):
         ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
         ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
         object with ``predict_video`` is returned as is.
+    face_tracking : bool
+        Default model only: build its face tracker in this process now (False when
+        worker processes track the faces).
 
     Raises
     ------
@@ -103,7 +107,7 @@ def load_model(model: Any = "default"):
     if model is None or str(model) == "default":
         from vafusion.predict.default_model import DefaultModel
 
-        return DefaultModel()
+        return DefaultModel(face_tracking=face_tracking)
     from vafusion.predict.checkpoint_model import CheckpointModel
 
     return CheckpointModel(model)
@@ -147,6 +151,7 @@ def predict(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    stride: int = 1,
 ):
     """Predict per-frame valence and arousal of one or several videos.
 
@@ -163,9 +168,14 @@ def predict(
     overlay : bool
         Also write ``<stem>_overlay.mp4`` (needs ``out``).
     jobs : int, optional
-        Videos processed in parallel (default: up to the number of cores).
+        Processes/threads to use (default: the number of cores). Videos run side by
+        side; a single video is split into time chunks tracked in ``jobs`` worker
+        processes (:mod:`vafusion.parallel`) when the model supports it.
     stress : StressConfig, optional
         Thresholds of the stress summary.
+    stride : int, default 1
+        Analyse every ``stride``-th frame and interpolate the others (rows marked
+        ``interpolated``; see :mod:`vafusion.predict.stride` and docs/predict.md).
 
     Returns
     -------
@@ -188,7 +198,9 @@ def predict(
     paths = [Path(videos)] if single else [Path(v) for v in videos]
     if overlay and out is None:
         raise ConfigError("overlay=True needs an output folder (out=...)")
-    results = run_predictions(paths, out, model, face, overlay, jobs=jobs, stress=stress)
+    results = run_predictions(
+        paths, out, model, face, overlay, jobs=jobs, stress=stress, stride=stride
+    )
     failed = [r for r in results if r.error]
     if failed:
         raise VafusionError("; ".join(r.error for r in failed))
@@ -205,6 +217,7 @@ def predict_to_folder(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    stride: int = 1,
 ) -> list[VideoResult]:
     """Like :func:`predict` with ``out`` but never raises for a bad video.
 
@@ -214,7 +227,14 @@ def predict_to_folder(
         In input order; failed videos have ``error`` set and their outputs are not written.
     """
     return run_predictions(
-        [Path(v) for v in videos], out, model, face, overlay, jobs=jobs, stress=stress
+        [Path(v) for v in videos],
+        out,
+        model,
+        face,
+        overlay,
+        jobs=jobs,
+        stress=stress,
+        stride=stride,
     )
 
 
@@ -227,6 +247,7 @@ def run_predictions(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    stride: int = 1,
 ) -> list[VideoResult]:
     """Shared engine of :func:`predict` and :func:`predict_to_folder`."""
     face = parse_face(face)
@@ -234,15 +255,51 @@ def run_predictions(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
+    stride = check_stride(stride)
+    workers = jobs or os.cpu_count() or 1
+    n_jobs = max(1, min(len(paths), workers))
+    # one video, several cores: its time chunks go to worker processes, started first so
+    # they load their face trackers while this process loads the rest of the model
+    chunks = workers > 1 and len(paths) == 1 and _supports(model, "supports_chunks")
     t0 = time.perf_counter()
-    model = load_model(model)
-    load_s = getattr(model, "load_s", time.perf_counter() - t0)
-    n_jobs = max(1, min(len(paths), jobs or (os.cpu_count() or 1)))
+    pool = None
+    if chunks:
+        from vafusion.parallel.local import ChunkPool
+
+        pool = ChunkPool(workers, getattr(model, "tracker_config", None)).start()
+    try:
+        model = load_model(model, face_tracking=pool is None)
+        load_s = getattr(model, "load_s", time.perf_counter() - t0)
+        if stride != 1 and not getattr(model, "supports_stride", False):
+            raise ConfigError(
+                "--stride needs the default model (a checkpoint analyses every frame)"
+            )
+        return _run(
+            paths, stems, out_dir, model, face, overlay, n_jobs, stress, pool, stride, load_s
+        )
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _supports(model: Any, flag: str) -> bool:
+    """Whether ``model`` (a loaded model or what :func:`load_model` takes) has ``flag``."""
+    if model is None or str(model) == "default":
+        from vafusion.predict.default_model import DefaultModel
+
+        return bool(getattr(DefaultModel, flag, False))
+    return bool(getattr(model, flag, False))
+
+
+def _run(paths, stems, out_dir, model, face, overlay, n_jobs, stress, pool, stride, load_s):
+    extra: dict[str, Any] = {"pool": pool} if pool is not None else {}
+    if stride != 1:
+        extra["stride"] = stride
 
     def one(i: int) -> VideoResult:
         res = VideoResult(video=str(paths[i]), stem=stems[i])
         try:
-            pred = model.predict_video(paths[i], face=face)
+            pred = model.predict_video(paths[i], face=face, **extra)
             pred.stats["model_load_s"] = load_s
             for w in pred.warnings:
                 log.warning("%s: %s", paths[i], w)
@@ -265,8 +322,8 @@ def run_predictions(
 
         if n_jobs == 1:
             return [counted(i) for i in range(len(paths))]
-        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-            return list(pool.map(counted, range(len(paths))))
+        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as threads:
+            return list(threads.map(counted, range(len(paths))))
 
 
 def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
