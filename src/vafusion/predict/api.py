@@ -84,7 +84,7 @@ class VideoResult:
     error: str | None = None
 
 
-def load_model(model: Any = "default", *, face_tracking: bool = True):
+def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bool = True):
     """The model to predict with.
 
     Parameters
@@ -93,6 +93,8 @@ def load_model(model: Any = "default", *, face_tracking: bool = True):
         ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
         ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
         object with ``predict_video`` is returned as is.
+    smooth : bool, default True
+        Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
     face_tracking : bool
         Default model only: build its face tracker in this process now (False when
         worker processes track the faces).
@@ -110,7 +112,7 @@ def load_model(model: Any = "default", *, face_tracking: bool = True):
         return DefaultModel(face_tracking=face_tracking)
     from vafusion.predict.checkpoint_model import CheckpointModel
 
-    return CheckpointModel(model)
+    return CheckpointModel(model, smooth=smooth)
 
 
 @contextmanager
