@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from vafusion import __version__
-from vafusion.errors import ConfigError, VafusionError
+from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.log import get_logger, progress_bar
 from vafusion.predict.stride import check_stride
@@ -95,6 +95,7 @@ def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bo
         object with ``predict_video`` is returned as is.
     smooth : bool, default True
         Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
+
     face_tracking : bool
         Default model only: build its face tracker in this process now (False when
         worker processes track the faces).
@@ -170,9 +171,9 @@ def predict(
     overlay : bool
         Also write ``<stem>_overlay.mp4`` (needs ``out``).
     jobs : int, optional
-        Processes/threads to use (default: the number of cores). Videos run side by
-        side; a single video is split into time chunks tracked in ``jobs`` worker
-        processes (:mod:`vafusion.parallel`) when the model supports it.
+        Processes to use (default: the number of cores). Videos run side by side; a
+        single video is split into time chunks tracked in ``jobs`` worker processes
+        (:mod:`vafusion.parallel`) when the model supports it.
     stress : StressConfig, optional
         Thresholds of the stress summary.
     stride : int, default 1
@@ -251,81 +252,168 @@ def run_predictions(
     stress: StressConfig | None = None,
     stride: int = 1,
 ) -> list[VideoResult]:
-    """Shared engine of :func:`predict` and :func:`predict_to_folder`."""
+    """Shared engine of :func:`predict` and :func:`predict_to_folder`.
+
+    A model given by name or path is loaded, and each video predicted and written, in an
+    isolated worker process per job (:mod:`vafusion.isolation`): a native crash on one
+    file fails that file alone. A model object is used in this process.
+
+    A single video on several cores instead goes to :func:`predict_chunked`: its time
+    chunks are tracked in worker processes, which isolate the decoding the same way.
+    """
+    import queue
+
+    from vafusion.isolation import IsolatedWorker
+
     face = parse_face(face)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
     stride = check_stride(stride)
-    workers = jobs or os.cpu_count() or 1
-    n_jobs = max(1, min(len(paths), workers))
-    # one video, several cores: its time chunks go to worker processes, started first so
-    # they load their face trackers while this process loads the rest of the model
-    chunks = workers > 1 and len(paths) == 1 and _supports(model, "supports_chunks")
-    t0 = time.perf_counter()
-    pool = None
-    if chunks:
-        from vafusion.parallel.local import ChunkPool
+    if stride != 1 and not _supports(model, "supports_stride"):
+        raise ConfigError("--stride needs the default model (a checkpoint analyses every frame)")
+    cores = jobs or os.cpu_count() or 1
+    if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
+        args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
+        return [predict_chunked(*args, workers=cores, stride=stride)]
+    isolate = model is None or isinstance(model, (str, os.PathLike))
+    if not isolate:
+        model = load_model(model)
+    n_jobs = max(1, min(len(paths), cores))
+    workers: queue.Queue = queue.Queue()
+    for _ in range(n_jobs):
+        workers.put(IsolatedWorker(enabled=isolate))
 
-        pool = ChunkPool(workers, getattr(model, "tracker_config", None)).start()
+    def one(i: int) -> VideoResult:
+        worker = workers.get()
+        try:
+            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, stride)
+            return worker.call(predict_one, *args, label=str(paths[i]))
+        except MediaError as exc:  # the worker process died on this file
+            return VideoResult(video=str(paths[i]), stem=stems[i], error=str(exc))
+        finally:
+            workers.put(worker)
+            done()
+
     try:
-        model = load_model(model, face_tracking=pool is None)
-        load_s = getattr(model, "load_s", time.perf_counter() - t0)
-        if stride != 1 and not getattr(model, "supports_stride", False):
-            raise ConfigError(
-                "--stride needs the default model (a checkpoint analyses every frame)"
-            )
-        return _run(
-            paths, stems, out_dir, model, face, overlay, n_jobs, stress, pool, stride, load_s
-        )
+        with progress_bar("videos", total=len(paths), unit="videos") as done:
+            if n_jobs == 1:
+                return [one(i) for i in range(len(paths))]
+            with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
+                return list(pool.map(one, range(len(paths))))
     finally:
-        if pool is not None:
-            pool.close()
+        while not workers.empty():
+            workers.get().close()
+
+
+#: models loaded in this process, by name/path (a worker keeps its model between videos)
+_MODELS: dict[str, tuple[Any, float]] = {}
+
+
+def _loaded(model: Any) -> tuple[Any, float]:
+    """``(model object, seconds it took to load)``; names and paths loaded once."""
+    if not (model is None or isinstance(model, (str, os.PathLike))):
+        return model, float(getattr(model, "load_s", 0.0))
+    key = str(model)
+    if key not in _MODELS:
+        t0 = time.perf_counter()
+        m = load_model(model)
+        _MODELS[key] = (m, getattr(m, "load_s", time.perf_counter() - t0))
+    return _MODELS[key]
+
+
+def predict_one(
+    model: Any,
+    path: Path,
+    stem: str,
+    out_dir: Path | None,
+    face: str | int,
+    stress: StressConfig | None,
+    overlay: bool,
+    stride: int = 1,
+    pool: Any = None,
+) -> VideoResult:
+    """Predict one video and write its outputs; a bad video gives ``error``, not a raise.
+
+    ``stride`` and ``pool`` (a :class:`~vafusion.parallel.local.ChunkPool`) are passed to
+    the model's ``predict_video`` when they are not the defaults.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be loaded (that stops the whole batch).
+    """
+    model, load_s = _loaded(model)
+    res = VideoResult(video=str(path), stem=stem)
+    try:
+        # one core for torch per worker: the face tracker and the expression network of
+        # a video already run in two threads, and several videos run side by side
+        extra: dict[str, Any] = {"pool": pool} if pool is not None else {}
+        if stride != 1:
+            extra["stride"] = stride
+        with _torch_threads(1):
+            pred = model.predict_video(path, face=face, **extra)
+        pred.stats["model_load_s"] = load_s
+        for w in pred.warnings:
+            log.warning("%s: %s", path, w)
+        res.prediction = pred
+        if out_dir is not None:
+            res.outputs = write_outputs(pred, out_dir, stem, model, face, stress, overlay)
+    except VafusionError as exc:
+        res.error = str(exc) if exc.path else f"{path}: {exc}"
+        log.debug("%s", res.error)
+    return res
 
 
 def _supports(model: Any, flag: str) -> bool:
-    """Whether ``model`` (a loaded model or what :func:`load_model` takes) has ``flag``."""
+    """Whether ``model`` (a model object, or a name/path for :func:`load_model`) has ``flag``."""
     if model is None or str(model) == "default":
         from vafusion.predict.default_model import DefaultModel
 
         return bool(getattr(DefaultModel, flag, False))
+    if isinstance(model, (str, os.PathLike)):
+        return False  # checkpoints: every frame, one process
     return bool(getattr(model, flag, False))
 
 
-def _run(paths, stems, out_dir, model, face, overlay, n_jobs, stress, pool, stride, load_s):
-    extra: dict[str, Any] = {"pool": pool} if pool is not None else {}
-    if stride != 1:
-        extra["stride"] = stride
+def predict_chunked(
+    model: Any,
+    path: Path,
+    stem: str,
+    out_dir: Path | None,
+    face: str | int,
+    stress: StressConfig | None,
+    overlay: bool,
+    *,
+    workers: int,
+    stride: int = 1,
+) -> VideoResult:
+    """:func:`predict_one` with the video's time chunks tracked in ``workers`` processes.
 
-    def one(i: int) -> VideoResult:
-        res = VideoResult(video=str(paths[i]), stem=stems[i])
+    The worker processes start first, so they load their face trackers while this
+    process loads the rest of the model. A worker that dies (native crash) fails the video
+    with one :class:`~vafusion.errors.MediaError` line, as in an isolated worker.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    from vafusion.parallel.local import ChunkPool
+
+    t0 = time.perf_counter()
+    with (
+        ChunkPool(workers, getattr(model, "tracker_config", None)).start() as pool,
+        progress_bar("videos", total=1, unit="videos") as done,
+    ):
+        if model is None or isinstance(model, (str, os.PathLike)):
+            model = load_model(model, face_tracking=False)
+            model.load_s = getattr(model, "load_s", time.perf_counter() - t0)
         try:
-            pred = model.predict_video(paths[i], face=face, **extra)
-            pred.stats["model_load_s"] = load_s
-            for w in pred.warnings:
-                log.warning("%s: %s", paths[i], w)
-            res.prediction = pred
-            if out_dir is not None:
-                res.outputs = write_outputs(pred, out_dir, stems[i], model, face, stress, overlay)
-        except VafusionError as exc:
-            res.error = str(exc) if exc.path else f"{paths[i]}: {exc}"
-            log.debug("%s", res.error)
-        return res
-
-    # one core for torch per worker: the face tracker and the expression network of a
-    # video already run in two threads, and several videos run side by side
-    with _torch_threads(1), progress_bar("videos", total=len(paths), unit="videos") as done:
-
-        def counted(i: int) -> VideoResult:
-            res = one(i)
-            done()
-            return res
-
-        if n_jobs == 1:
-            return [counted(i) for i in range(len(paths))]
-        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as threads:
-            return list(threads.map(counted, range(len(paths))))
+            res = predict_one(model, path, stem, out_dir, face, stress, overlay, stride, pool)
+        except BrokenProcessPool:
+            msg = "a decoding process died (native crash?); damaged or unsupported file?"
+            res = VideoResult(video=str(path), stem=stem, error=str(MediaError(msg, path)))
+        done()
+    return res
 
 
 def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
