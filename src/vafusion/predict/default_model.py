@@ -236,11 +236,13 @@ class DefaultModel:
             dense = select_face(table, n, ts, fid)
             valid = dense.valid.copy()
             raw = np.full((n, 2), np.nan)
-            raw[valid] = self.probabilities_to_va(dense.values[valid][:, cols])
+            probs = np.full((n, len(cols)), np.nan, np.float32)
+            probs[valid] = dense.values[valid][:, cols]
+            raw[valid] = self.probabilities_to_va(probs[valid])
             va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
             va[~valid] = np.nan
             va = np.clip(va, -1, 1).astype(np.float32)
-            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n)))
+            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n), probs))
         warnings = []
         if not faces:
             faces = [
