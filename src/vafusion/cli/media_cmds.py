@@ -15,7 +15,7 @@ from vafusion.cli import app
     epilog="Example: vafusion probe interview.mp4 --json",
 )
 def probe_cmd(
-    file: Path = typer.Argument(..., help="Video file to inspect."),
+    file: Path = typer.Argument(..., help="Video file to inspect.", readable=False),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Show a video's frame count (frames that really decode), rate, size and audio."""

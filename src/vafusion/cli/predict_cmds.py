@@ -23,7 +23,9 @@ _PREDICT_EPILOG = examples(
 
 @app.command("predict", epilog=_PREDICT_EPILOG)
 def predict_cmd(
-    videos: list[Path] = typer.Argument(None, help="Video files or folders of videos."),
+    videos: list[Path] = typer.Argument(
+        None, help="Video files or folders of videos.", readable=False
+    ),
     out: Path = typer.Option(Path("vafusion-out"), "--out", "-o", help="Output folder."),
     model: str = typer.Option(
         "default", "--model", "-m", help="'default' or a checkpoint file / run folder."
@@ -42,6 +44,12 @@ def predict_cmd(
     ),
     realtime: bool = typer.Option(False, "--realtime", help="Live: play a file at its pace."),
     max_seconds: float = typer.Option(None, "--max-seconds", help="Live: stop after this."),
+    smooth: bool = typer.Option(
+        True,
+        "--smooth/--no-smooth",
+        help="Checkpoint models: apply the output smoothing the checkpoint carries (default) "
+        "or show raw outputs.",
+    ),
     link_video: bool = typer.Option(
         False, "--link-video", help="Report: link the video (relative path), do not embed it."
     ),
@@ -60,7 +68,7 @@ def predict_cmd(
         return
     if not videos:
         raise ConfigError("no video given (see 'vafusion predict --help')")
-    from vafusion.predict.api import expand_videos, predict_to_folder
+    from vafusion.predict.api import expand_videos, load_model, predict_to_folder
     from vafusion.report.player import ReportOptions
     from vafusion.report.stress import StressConfig
 
@@ -69,10 +77,11 @@ def predict_cmd(
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
     mode = "none" if no_video else ("link" if link_video else "embed")
     report = ReportOptions(video=mode, max_embed_mb=max_embed_mb)
+    mdl = model if model == "default" else load_model(model, smooth=smooth)
     results = predict_to_folder(
         expand_videos(videos),
         out,
-        model,
+        mdl,
         face,
         overlay,
         jobs=jobs or None,

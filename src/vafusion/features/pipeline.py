@@ -40,6 +40,7 @@ FEATURE_SETS: dict[str, str] = {
     "egemaps": "vafusion.features.egemaps:EgemapsExtractor",
     "facepose": "vafusion.faces.facepose:FacePoseExtractor",
     "expression": "vafusion.expression.extractor:ExpressionExtractor",
+    "blendshapes": "vafusion.faces.blendshapes_set:BlendshapesExtractor",
 }
 
 

@@ -160,6 +160,45 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return str(text).split(";")[0].strip() or type(exc).__name__
 
 
+def _audio_channels(stream) -> int:
+    """Channel count of an audio stream, made safe against a PyAV 18 double free.
+
+    PyAV's ``AudioLayout`` shares (does not copy) the channel map of a *custom-order*
+    layout and frees it when garbage-collected; FFmpeg frees it again with the codec
+    context: "double free or corruption" aborts the process. QuickTime files whose
+    ``chan`` atom describes e.g. 7.1 by a layout tag read as such a layout, so reading
+    ``stream.channels`` / ``stream.layout``, or decoding (every decoded frame copies the
+    layout), kills the process. Here the layout is read once, while the map is alive, and
+    the codec context (not yet opened) is given an equivalent map-free layout of the same
+    channel count *before* the borrowed object is freed: its one free is then the only
+    one, and decoded frames carry the map-free layout. Hand-written because no PyAV
+    release fixes it (18.1 is the pinned one).
+
+    Returns
+    -------
+    int
+        Number of channels (0 when unknown).
+    """
+    cc = stream.codec_context
+    borrowed = cc.layout  # shares cc's channel map until the layout below replaces it
+    n = int(borrowed.nb_channels)
+    name = borrowed.name
+    if cc.is_open:  # nothing decoded yet in vafusion's paths; never reached in practice
+        return n
+    # a standard name ("7.1", "stereo") or a channel count never needs a channel map
+    # ("+"/"@" names can be custom-order); "Nc" is FFmpeg's default layout for N channels
+    for candidate in (name, f"{n}c", f"{n} channels"):
+        if "+" in candidate or "@" in candidate:
+            continue
+        try:
+            cc.layout = candidate
+            break
+        except (ValueError, TypeError):
+            continue
+    del borrowed
+    return n
+
+
 #: FFmpeg "video" codecs that render text files as pictures (its tty/bintext demuxers
 #: accept any .txt/.nfo/.asc file): a text file is not a video
 _TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
@@ -358,7 +397,7 @@ def scan(
             has_audio=audio is not None,
             audio_sample_rate=int(audio.rate) if audio is not None else None,
             audio_codec=audio.codec_context.name if audio is not None else None,
-            audio_channels=int(audio.channels) if audio is not None else None,
+            audio_channels=_audio_channels(audio) if audio is not None else None,
             audio_offset_s=audio_offset,
             container_n_frames=declared,
             decode_errors=errors,
@@ -514,6 +553,7 @@ def load_audio(
             return None
         video_t0 = _first_video_time(container)
         astream = container.streams.audio[0]
+        _audio_channels(astream)  # before decoding: see there (a PyAV double free)
         astream.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
@@ -550,3 +590,55 @@ def load_audio(
         data = data[:n] if len(data) >= n else np.pad(data, (0, n - len(data)))
         end_s = min(end_s, duration_s)
     return AudioSignal(samples=data, sample_rate=sample_rate, start_s=start_s, end_s=end_s)
+
+
+def keyframe_times(path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
+    """Times of the video's keyframes, found by demuxing packets without decoding them.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    times : numpy.ndarray, shape (K,), float64
+        Sorted presentation times of the keyframes on the video time axis (where
+        :func:`scan` with ``start_s`` at one of them starts decoding without waste).
+        Empty when packets carry no timestamps (e.g. a raw elementary stream).
+    n_packets : int
+        Number of video packets with data (about the number of frames).
+    end_s : float
+        Time of the last packet on the video time axis (about the duration).
+
+    Raises
+    ------
+    MediaError
+        If the file cannot be opened or has no video stream.
+    """
+    import av
+
+    p = _check_path(path)
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        t0 = _first_video_time(container)
+        times: list[float] = []
+        n = 0
+        end = 0
+        missing = False
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                n += 1
+                if packet.pts is None:
+                    missing = True
+                    continue
+                end = max(end, packet.pts)
+                if packet.is_keyframe:
+                    times.append(float(packet.pts * stream.time_base) - t0)
+        except av.error.FFmpegError as exc:
+            log.warning("%s: demuxing stopped after %d packets (%s)", p, n, _ffmpeg_reason(exc))
+        end_s = float(end * stream.time_base) - t0
+    if missing:
+        return np.zeros(0, np.float64), n, end_s
+    return np.unique(np.asarray(times, np.float64)), n, end_s

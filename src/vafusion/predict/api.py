@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -120,7 +121,7 @@ def expand_videos(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     return found
 
 
-def load_model(model: Any = "default"):
+def load_model(model: Any = "default", *, smooth: bool = True):
     """The model to predict with.
 
     Parameters
@@ -129,6 +130,8 @@ def load_model(model: Any = "default"):
         ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
         ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
         object with ``predict_video`` is returned as is.
+    smooth : bool, default True
+        Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
 
     Raises
     ------
@@ -143,13 +146,19 @@ def load_model(model: Any = "default"):
         return DefaultModel()
     from vafusion.predict.checkpoint_model import CheckpointModel
 
-    return CheckpointModel(model)
+    return CheckpointModel(model, smooth=smooth)
 
 
 @contextmanager
 def _torch_threads(n: int):
-    import torch
+    """Limit torch's intra-op threads if a model imported torch; never imports it itself.
 
+    The default model runs on ONNX Runtime: predict must not pay torch's import.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     old = torch.get_num_threads()
     torch.set_num_threads(max(1, n))
     try:
