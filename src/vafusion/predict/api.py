@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from vafusion import __version__
-from vafusion.errors import ConfigError, VafusionError
+from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.log import get_logger, progress_bar
 from vafusion.predict.types import VideoPrediction
@@ -282,66 +282,115 @@ def run_predictions(
     stress: StressConfig | None = None,
     report: ReportOptions | None = None,
 ) -> list[VideoResult]:
-    """Shared engine of :func:`predict` and :func:`predict_to_folder`."""
+    """Shared engine of :func:`predict` and :func:`predict_to_folder`.
+
+    A model given by name or path is loaded, and each video predicted and written, in an
+    isolated worker process per job (:mod:`vafusion.isolation`): a native crash on one
+    file fails that file alone. A model object is used in this process.
+    """
+    import queue
+
+    from vafusion.isolation import IsolatedWorker
+
     face = parse_face(face)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
-    t0 = time.perf_counter()
-    model = load_model(model)
-    load_s = getattr(model, "load_s", time.perf_counter() - t0)
+    isolate = model is None or isinstance(model, (str, os.PathLike))
+    if not isolate:
+        model = load_model(model)
     n_jobs = max(1, min(len(paths), jobs or (os.cpu_count() or 1)))
+    workers: queue.Queue = queue.Queue()
+    for _ in range(n_jobs):
+        workers.put(IsolatedWorker(enabled=isolate))
 
     def one(i: int) -> VideoResult:
-        res = VideoResult(video=str(paths[i]), stem=stems[i])
+        worker = workers.get()
         try:
-            pred = model.predict_video(paths[i], face=face)
-            pred.stats["model_load_s"] = load_s
-            for w in pred.warnings:
-                # "no face" was already logged by the face/expression extractor of this
-                # video: said once on the terminal (the report still shows it)
-                if not w.startswith("no face found"):
-                    log.warning("%s: %s", paths[i], w)
-            res.prediction = pred
-            if out_dir is not None:
-                res.summary = build_summary(pred, model, face, stress)
-                res.outputs = write_outputs(
-                    pred,
-                    out_dir,
-                    stems[i],
-                    model,
-                    face,
-                    stress,
-                    overlay,
-                    report=report,
-                    summary=res.summary,
-                )
-        except VafusionError as exc:
-            res.error = str(exc) if exc.path else f"{paths[i]}: {exc}"
-            log.debug("%s", res.error)
-        return res
-
-    # one core for torch per worker: the face tracker and the expression network of a
-    # video already run in two threads, and several videos run side by side
-    with _torch_threads(1), progress_bar("videos", total=len(paths), unit="videos") as done:
-
-        def counted(i: int) -> VideoResult:
-            res = one(i)
+            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, report)
+            return worker.call(predict_one, *args, label=str(paths[i]))
+        except MediaError as exc:  # the worker process died on this file
+            return VideoResult(video=str(paths[i]), stem=stems[i], error=str(exc))
+        finally:
+            workers.put(worker)
             done()
-            return res
 
-        if n_jobs == 1:
-            results = [counted(i) for i in range(len(paths))]
-        else:
-            with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-                results = list(pool.map(counted, range(len(paths))))
+    try:
+        with progress_bar("videos", total=len(paths), unit="videos") as done:
+            if n_jobs == 1:
+                results = [one(i) for i in range(len(paths))]
+            else:
+                with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
+                    results = list(pool.map(one, range(len(paths))))
+    finally:
+        while not workers.empty():
+            workers.get().close()
     if out_dir is not None and results:
         from vafusion.report.index import write_index
 
         index = write_index(results, out_dir)["index"]
         log.info("summary of %d videos: %s", len(results), index)
     return results
+
+
+#: models loaded in this process, by name/path (a worker keeps its model between videos)
+_MODELS: dict[str, tuple[Any, float]] = {}
+
+
+def _loaded(model: Any) -> tuple[Any, float]:
+    """``(model object, seconds it took to load)``; names and paths loaded once."""
+    if not (model is None or isinstance(model, (str, os.PathLike))):
+        return model, float(getattr(model, "load_s", 0.0))
+    key = str(model)
+    if key not in _MODELS:
+        t0 = time.perf_counter()
+        m = load_model(model)
+        _MODELS[key] = (m, getattr(m, "load_s", time.perf_counter() - t0))
+    return _MODELS[key]
+
+
+def predict_one(
+    model: Any,
+    path: Path,
+    stem: str,
+    out_dir: Path | None,
+    face: str | int,
+    stress: StressConfig | None,
+    overlay: bool,
+    report: ReportOptions | None = None,
+) -> VideoResult:
+    """Predict one video and write its outputs; a bad video gives ``error``, not a raise.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be loaded (that stops the whole batch).
+    """
+    model, load_s = _loaded(model)
+    res = VideoResult(video=str(path), stem=stem)
+    try:
+        # one core for torch per worker: the face tracker and the expression network of
+        # a video already run in two threads, and several videos run side by side
+        with _torch_threads(1):
+            pred = model.predict_video(path, face=face)
+        pred.stats["model_load_s"] = load_s
+        for w in pred.warnings:
+            # "no face" was already logged by the face/expression extractor of this
+            # video: said once on the terminal (the report still shows it)
+            if not w.startswith("no face found"):
+                log.warning("%s: %s", path, w)
+        res.prediction = pred
+        if out_dir is not None:
+            res.summary = build_summary(pred, model, face, stress)
+            res.outputs = write_outputs(
+                pred, out_dir, stem, model, face, stress, overlay,
+                report=report, summary=res.summary,
+            )  # fmt: skip
+    except VafusionError as exc:
+        res.error = str(exc) if exc.path else f"{path}: {exc}"
+        log.debug("%s", res.error)
+    return res
 
 
 def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
