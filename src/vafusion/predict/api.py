@@ -9,7 +9,8 @@ that it cannot leave the output folder), all written atomically (temp file + ren
 ``<stem>.png``
     Valence and arousal over time (face-missing spans shaded) and the circumplex path.
 ``<stem>.html``
-    Self-contained report (no network, no script).
+    Self-contained report (no network): the video in sync with the curves, moments,
+    stress summary (see :mod:`vafusion.report.player`).
 ``<stem>.json``
     Summary: video facts, per-face statistics, stress summary, processing statistics.
 ``<stem>_overlay.mp4``
@@ -37,6 +38,7 @@ from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, saf
 from vafusion.log import get_logger, progress_bar
 from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
+from vafusion.report.player import ReportOptions
 from vafusion.report.stress import StressConfig, stress_summary
 
 log = get_logger("predict")
@@ -75,6 +77,8 @@ class VideoResult:
         ``csv``, ``png``, ``html``, ``json`` (and ``overlay``) paths.
     error : str or None
         One-line error naming the file, if it failed.
+    summary : dict
+        What ``<stem>.json`` holds (:func:`build_summary`), when outputs were written.
     """
 
     video: str
@@ -82,6 +86,40 @@ class VideoResult:
     prediction: VideoPrediction | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     error: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def expand_videos(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders replaced by the videos in them (recursively, sorted).
+
+    Missing files are kept (their error is reported with the other videos' results);
+    hidden files and folders are skipped.
+
+    Raises
+    ------
+    ConfigError
+        A folder holds no video.
+    """
+    from vafusion.datasets.layouts import VIDEO_EXTENSIONS
+
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.is_dir():
+            found.append(p)
+            continue
+        inside = []
+        for dirpath, dirnames, filenames in os.walk(p):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            inside += [
+                Path(dirpath) / f
+                for f in sorted(filenames)
+                if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS
+            ]
+        if not inside:
+            raise ConfigError("no video file in this folder", p)
+        found += inside
+    return found
 
 
 def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bool = True):
@@ -154,6 +192,7 @@ def predict(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    report: ReportOptions | None = None,
     stride: int = 1,
 ):
     """Predict per-frame valence and arousal of one or several videos.
@@ -176,6 +215,8 @@ def predict(
         (:mod:`vafusion.parallel`) when the model supports it.
     stress : StressConfig, optional
         Thresholds of the stress summary.
+    report : ReportOptions, optional
+        How the HTML report carries the video (embedded by default).
     stride : int, default 1
         Analyse every ``stride``-th frame and interpolate the others (rows marked
         ``interpolated``; see :mod:`vafusion.predict.stride` and docs/predict.md).
@@ -202,7 +243,7 @@ def predict(
     if overlay and out is None:
         raise ConfigError("overlay=True needs an output folder (out=...)")
     results = run_predictions(
-        paths, out, model, face, overlay, jobs=jobs, stress=stress, stride=stride
+        paths, out, model, face, overlay, jobs=jobs, stress=stress, report=report, stride=stride
     )
     failed = [r for r in results if r.error]
     if failed:
@@ -220,6 +261,7 @@ def predict_to_folder(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    report: ReportOptions | None = None,
     stride: int = 1,
 ) -> list[VideoResult]:
     """Like :func:`predict` with ``out`` but never raises for a bad video.
@@ -237,6 +279,7 @@ def predict_to_folder(
         overlay,
         jobs=jobs,
         stress=stress,
+        report=report,
         stride=stride,
     )
 
@@ -250,6 +293,7 @@ def run_predictions(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    report: ReportOptions | None = None,
     stride: int = 1,
 ) -> list[VideoResult]:
     """Shared engine of :func:`predict` and :func:`predict_to_folder`.
@@ -276,7 +320,7 @@ def run_predictions(
     cores = jobs or os.cpu_count() or 1
     if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
         args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
-        return [predict_chunked(*args, workers=cores, stride=stride)]
+        return [predict_chunked(*args, workers=cores, stride=stride, report=report)]
     isolate = model is None or isinstance(model, (str, os.PathLike))
     if not isolate:
         model = load_model(model)
@@ -288,7 +332,7 @@ def run_predictions(
     def one(i: int) -> VideoResult:
         worker = workers.get()
         try:
-            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, stride)
+            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, report, stride)
             return worker.call(predict_one, *args, label=str(paths[i]))
         except MediaError as exc:  # the worker process died on this file
             return VideoResult(video=str(paths[i]), stem=stems[i], error=str(exc))
@@ -299,12 +343,19 @@ def run_predictions(
     try:
         with progress_bar("videos", total=len(paths), unit="videos") as done:
             if n_jobs == 1:
-                return [one(i) for i in range(len(paths))]
-            with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-                return list(pool.map(one, range(len(paths))))
+                results = [one(i) for i in range(len(paths))]
+            else:
+                with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
+                    results = list(pool.map(one, range(len(paths))))
     finally:
         while not workers.empty():
             workers.get().close()
+    if out_dir is not None and results:
+        from vafusion.report.index import write_index
+
+        index = write_index(results, out_dir)["index"]
+        log.info("summary of %d videos: %s", len(results), index)
+    return results
 
 
 #: models loaded in this process, by name/path (a worker keeps its model between videos)
@@ -331,6 +382,7 @@ def predict_one(
     face: str | int,
     stress: StressConfig | None,
     overlay: bool,
+    report: ReportOptions | None = None,
     stride: int = 1,
     pool: Any = None,
 ) -> VideoResult:
@@ -356,10 +408,17 @@ def predict_one(
             pred = model.predict_video(path, face=face, **extra)
         pred.stats["model_load_s"] = load_s
         for w in pred.warnings:
-            log.warning("%s: %s", path, w)
+            # "no face" was already logged by the face/expression extractor of this
+            # video: said once on the terminal (the report still shows it)
+            if not w.startswith("no face found"):
+                log.warning("%s: %s", path, w)
         res.prediction = pred
         if out_dir is not None:
-            res.outputs = write_outputs(pred, out_dir, stem, model, face, stress, overlay)
+            res.summary = build_summary(pred, model, face, stress)
+            res.outputs = write_outputs(
+                pred, out_dir, stem, model, face, stress, overlay,
+                report=report, summary=res.summary,
+            )  # fmt: skip
     except VafusionError as exc:
         res.error = str(exc) if exc.path else f"{path}: {exc}"
         log.debug("%s", res.error)
@@ -388,6 +447,7 @@ def predict_chunked(
     *,
     workers: int,
     stride: int = 1,
+    report: ReportOptions | None = None,
 ) -> VideoResult:
     """:func:`predict_one` with the video's time chunks tracked in ``workers`` processes.
 
@@ -408,7 +468,8 @@ def predict_chunked(
             model = load_model(model, face_tracking=False)
             model.load_s = getattr(model, "load_s", time.perf_counter() - t0)
         try:
-            res = predict_one(model, path, stem, out_dir, face, stress, overlay, stride, pool)
+            args = (model, path, stem, out_dir, face, stress, overlay, report, stride, pool)
+            res = predict_one(*args)
         except BrokenProcessPool:
             msg = "a decoding process died (native crash?); damaged or unsupported file?"
             res = VideoResult(video=str(path), stem=stem, error=str(MediaError(msg, path)))
@@ -436,15 +497,30 @@ def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _moments(va: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[dict[str, Any]]:
+def _moments(
+    va: np.ndarray, valid: np.ndarray, t: np.ndarray, min_gap_s: float = 3.0
+) -> list[dict[str, Any]]:
+    """Key moments (most positive, most negative, most aroused), at least a gap apart.
+
+    The gap is ``min_gap_s``, or a quarter of the video if that is shorter; a moment with
+    no frame far enough from the ones already chosen is left out.
+    """
     if not valid.any():
         return []
+    span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    gap = min(min_gap_s, span / 4)
     idx = np.flatnonzero(valid)
-    picks = [
-        ("most positive", idx[np.argmax(va[idx, 0])]),
-        ("most negative", idx[np.argmin(va[idx, 0])]),
-        ("most aroused", idx[np.argmax(va[idx, 1])]),
-    ]
+    order = {
+        "most positive": idx[np.argsort(-va[idx, 0], kind="stable")],
+        "most negative": idx[np.argsort(va[idx, 0], kind="stable")],
+        "most aroused": idx[np.argsort(-va[idx, 1], kind="stable")],
+    }
+    chosen: list[tuple[str, int]] = []
+    for label, candidates in order.items():
+        taken = np.array([t[i] for _, i in chosen])
+        ok = np.all(np.abs(t[candidates][:, None] - taken[None, :]) >= gap, axis=1)
+        if ok.any():
+            chosen.append((label, int(candidates[np.argmax(ok)])))
     return [
         {
             "label": label,
@@ -453,7 +529,7 @@ def _moments(va: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[dict[str,
             "valence": float(va[i, 0]),
             "arousal": float(va[i, 1]),
         }
-        for label, i in picks
+        for label, i in chosen
     ]
 
 
@@ -511,8 +587,13 @@ def write_outputs(
     face: str | int = "main",
     stress: StressConfig | None = None,
     overlay: bool = False,
+    *,
+    report: ReportOptions | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the CSV, PNG, HTML and JSON (and overlay MP4) of one prediction.
+
+    ``summary`` is :func:`build_summary` of the prediction (computed here if not given).
 
     Returns
     -------
@@ -520,12 +601,14 @@ def write_outputs(
     """
     from vafusion.report.frames import crop_face, grab_frames, jpeg_bytes
     from vafusion.report.html import data_uri, render_report
+    from vafusion.report.player import player_data, render_player, video_source
     from vafusion.report.plots import minute_figure, va_figure
 
     t0 = time.perf_counter()
     stem = safe_stem(stem)
     paths = {ext: confined(out_dir, f"{stem}.{ext}") for ext in ("csv", "png", "html", "json")}
-    summary = build_summary(pred, model, face, stress)
+    if summary is None:
+        summary = build_summary(pred, model, face, stress)
     # thumbnails of the key moments: a few frames fetched again by seeking, in a thread
     # (FFmpeg decodes without the GIL) while the table and the plot are written
     wanted = [th["timestamp"] for f in summary["faces"] for th in f["thumbnails"]]
@@ -553,7 +636,10 @@ def write_outputs(
                 fsum["minute_plot_uri"] = data_uri(mp, "image/png")
     summary["processing"]["report_s"] = time.perf_counter() - t0
     html_summary["processing"] = summary["processing"]
-    atomic_write_text(paths["html"], render_report(html_summary, png))
+    opts = report or ReportOptions()
+    src, note = video_source(pred.info.path, out_dir, opts.video, opts.max_embed_mb)
+    player = render_player(player_data(pred, summary), src, note)
+    atomic_write_text(paths["html"], render_report(html_summary, png, player))
     if overlay:
         from vafusion.predict.overlay import write_overlay
 

@@ -284,7 +284,9 @@ class DefaultModel:
             dense = select_face(table, n, ts, fid)
             valid = dense.valid.copy()
             raw = np.full((n, 2), np.nan)
-            raw[valid] = self.probabilities_to_va(dense.values[valid][:, cols])
+            probs = np.full((n, len(cols)), np.nan, np.float32)
+            probs[valid] = dense.values[valid][:, cols]
+            raw[valid] = self.probabilities_to_va(probs[valid])
             bbox = dense_boxes(boxes, fid, n)
             filled = None
             if analysed is not None:
@@ -297,7 +299,7 @@ class DefaultModel:
             va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
             va[~valid] = np.nan
             va = np.clip(va, -1, 1).astype(np.float32)
-            faces.append(FaceCurve(fid, valid, va, bbox, filled))
+            faces.append(FaceCurve(fid, valid, va, bbox, probs, interpolated=filled))
         warnings = []
         if not faces:
             faces = [
@@ -306,7 +308,7 @@ class DefaultModel:
                     np.zeros(n, bool),
                     np.full((n, 2), np.nan, np.float32),
                     np.full((n, 4), np.nan, np.float32),
-                    None if analysed is None else np.zeros(n, bool),
+                    interpolated=None if analysed is None else np.zeros(n, bool),
                 )
             ]
             if ids:

@@ -24,6 +24,10 @@ class FaceCurve:
         Valence and arousal in [-1, 1]; NaN where ``valid`` is False.
     bbox : numpy.ndarray, shape (T, 4), float32
         ``x0, y0, x1, y1`` in original-frame pixels; NaN where not seen.
+    expressions : numpy.ndarray, shape (T, 7), float32, optional
+        Expression class probabilities behind the curve (classes in
+        :data:`vafusion.predict.circumplex.EMOTIONS` order; NaN where not seen), if the
+        model has them.
     interpolated : numpy.ndarray, shape (T,), bool, optional
         With a frame stride (``predict --stride``): True where ``va`` and ``bbox`` are
         interpolated between analysed frames; None when every frame was analysed.
@@ -33,6 +37,7 @@ class FaceCurve:
     valid: np.ndarray
     va: np.ndarray
     bbox: np.ndarray
+    expressions: np.ndarray | None = None
     interpolated: np.ndarray | None = None
 
 
