@@ -10,10 +10,13 @@ when ``stream.channels`` / ``stream.layout`` is read or a frame is decoded.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -94,3 +97,90 @@ def test_extract_and_predict_7_1_pcm_mov(mov71, clips_dir, tmp_path):
     p = run_cli("predict", mov71, "--out", out, "-j", "1")
     assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
     assert (out / "surround_7.1.csv").is_file()
+
+
+# ------------------------------------------------------------- isolation of a dying decoder
+def _read_channels(path: str) -> int:
+    """The crashing PyAV accessor itself (module level: runs in the isolated worker)."""
+    with av.open(path) as c:
+        return int(c.streams.audio[0].channels)
+
+
+def test_isolated_worker_turns_a_real_native_crash_into_one_error(mov71, clips_dir):
+    from vafusion.errors import MediaError
+    from vafusion.isolation import IsolatedWorker
+
+    with IsolatedWorker() as worker:
+        with pytest.raises(MediaError, match="crashed") as err:
+            worker.call(_read_channels, str(mov71), label=str(mov71))
+        assert err.value.path == str(mov71)
+        # the next call gets a fresh process; Python errors travel back unchanged
+        assert worker.call(_read_channels, str(clips_dir / "single_face.mp4"), label="x") == 2
+        with pytest.raises(FileNotFoundError):
+            worker.call(_read_channels, str(clips_dir / "missing.mp4"), label="x")
+
+
+def _children(pid: int) -> list[int]:
+    """Worker processes (multiprocessing spawn) started by ``pid``."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        if ppid == pid and b"spawn_main" in cmd:
+            out.append(int(d.name))
+    return out
+
+
+def _run_and_kill_first_worker(args: list, sig=signal.SIGSEGV) -> subprocess.CompletedProcess:
+    """Run the CLI and send ``sig`` to its first worker process (a real crash of it)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "vafusion", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        kids = _children(proc.pid)
+        if kids:
+            os.kill(kids[0], sig)
+            break
+        time.sleep(0.02)
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_extract_batch_survives_a_crashing_worker(clips_dir, tmp_path):
+    from vafusion.store import FeatureStore
+
+    first, second = clips_dir / "single_face.mp4", clips_dir / "d0.mp4"
+    store = tmp_path / "store"
+    p = _run_and_kill_first_worker(
+        ["extract", first, second, "--out", store, "--features", "audio", "--json"]
+    )
+    assert_no_traceback(p)
+    assert p.returncode == 1, p.stderr[-2000:]
+    report = json.loads(p.stdout)
+    assert report["done"] == ["d0"], report
+    msg = report["failed"]["single_face"]
+    assert "single_face.mp4" in msg and "SIGSEGV" in msg and "crashed" in msg
+    fs = FeatureStore(store)
+    assert "SIGSEGV" in fs.failures()["single_face"] and fs.has("d0", "audio")
+    assert not fs.has("single_face", "audio")
+
+
+def test_predict_batch_survives_a_crashing_worker(clips_dir, tmp_path):
+    first, second = clips_dir / "single_face.mp4", clips_dir / "d0.mp4"
+    out = tmp_path / "pred"
+    p = _run_and_kill_first_worker(["predict", first, second, "--out", out, "-j", "1"])
+    assert_no_traceback(p)
+    assert p.returncode == 1, p.stderr[-2000:]
+    lines = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "single_face.mp4" in lines[0] and "SIGSEGV" in lines[0], lines
+    assert sorted(f.name for f in out.iterdir()) == [
+        f"d0.{e}" for e in ("csv", "html", "json", "png")
+    ]

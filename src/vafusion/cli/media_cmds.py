@@ -20,8 +20,10 @@ def probe_cmd(
 ) -> None:
     """Show a video's frame count (frames that really decode), rate, size and audio."""
     from vafusion.io.media import probe
+    from vafusion.isolation import IsolatedWorker
 
-    info = probe(file)
+    with IsolatedWorker() as worker:  # a native crash in the decoder: one error line
+        info = worker.call(probe, file, label=str(file))
     if as_json:
         print(json.dumps(info.to_dict()))
         return
