@@ -14,7 +14,10 @@ optionally subsampled with ``--scale``, then measures with the real training loo
   peak) and the system's page cache after building the windows and after the epoch, and
   the peak number of open files (sampled every 20 ms).
 
-``--max-steps N`` stops after N steps. At full scale from memory maps, under the common
+``--recipe improved`` measures the improved recipe (fusion-tcn over 128-frame windows with
+per-video normalisation); compare ``frames_per_s`` (dataset frames per second of training)
+across recipes, since their windows differ in length and stride. ``--max-steps N`` stops
+after N steps. At full scale from memory maps, under the common
 descriptor limit::
 
     (ulimit -n 1024; .venv/bin/python benchmarks/bench_train.py --scale 1.0 --data mmap \
@@ -190,7 +193,13 @@ def _nofile() -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.01, help="share of training videos")
-    ap.add_argument("--model", default="fusion-gru")
+    ap.add_argument(
+        "--recipe",
+        default="paper",
+        choices=("paper", "improved"),
+        help="training recipe (window, model, loss, per-video norm...)",
+    )
+    ap.add_argument("--model", default=None, help="default: the recipe's")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dims", default="audio=168,expression=135,facepose=653")
@@ -206,10 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="append a markdown row here")
     args = ap.parse_args(argv)
 
+    from dataclasses import replace
+
     from vafusion.data import FeatureSpec, WindowData, fit_normalizer
     from vafusion.data.sequences import feature_bytes
-    from vafusion.models import ModelConfig, build_model
-    from vafusion.train import TrainConfig, fit
+    from vafusion.models import build_model
+    from vafusion.train import fit
+    from vafusion.train.recipes import recipe_config
 
     torch.set_num_threads(args.threads)
     dims = {k: int(v) for k, v in (kv.split("=") for kv in args.dims.split(","))}
@@ -226,18 +238,22 @@ def main(argv: list[str] | None = None) -> int:
     t_gen = time.perf_counter() - t0
     spec = FeatureSpec(dims=dims)
     in_memory = args.data == "ram"
+    base = recipe_config(args.recipe)
+    cfg = replace(
+        base, model=replace(base.model, name=args.model or base.model.name), epochs=1,
+        batch_size=args.batch_size, num_threads=args.threads, patience=0, progress=False,
+        data_memory=args.data, max_steps=args.max_steps, tune_smoothing=False, tune_lag=False,
+    )  # fmt: skip
+    dc = cfg.data
     t0 = time.perf_counter()
     norm = fit_normalizer(videos, spec.modalities)
-    data = WindowData(videos, spec, norm, in_memory=in_memory)
+    data = WindowData(
+        videos, spec, norm, dc.window, dc.stride, in_memory=in_memory, per_video=dc.per_video_norm
+    )
     t_pack = time.perf_counter() - t0
     mem_built = memory_mb()
     n_frames, n_win = sum(counts), len(data)
 
-    cfg = TrainConfig(
-        model=ModelConfig(name=args.model), epochs=1, batch_size=args.batch_size,
-        num_threads=args.threads, patience=0, progress=False, data_memory=args.data,
-        max_steps=args.max_steps,
-    )  # fmt: skip
     fds_built = fds.now()
     with tempfile.TemporaryDirectory() as tmp:
         r = fit(cfg, videos, [], spec, tmp)
@@ -259,9 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     step_s = model_only(model, batch, args.model_steps)
     mo_wps = args.batch_size / step_s
 
-    full_windows = 150_000
+    fps_train = wps * dc.stride  # dataset frames covered per second of training
     res = {
-        "model": args.model, "data": args.data, "scale": args.scale, "videos": len(counts),
+        "recipe": args.recipe, "model": cfg.model.name, "window": dc.window, "stride": dc.stride,
+        "data": args.data, "scale": args.scale, "videos": len(counts),
         "frames": n_frames,
         "windows": n_win, "batch_size": args.batch_size, "threads": args.threads,
         "dims": dims, "gen_s": round(t_gen, 2), "pack_s": round(t_pack, 2),
@@ -269,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         "load_share": round(load_share, 4), "gather_ms_per_batch": round(gather_s * 1e3, 3),
         "model_only_windows_per_s": round(mo_wps, 1),
         "model_only_ms_per_step": round(step_s * 1e3, 2),
-        "full_scale_epoch_min_est": round(full_windows / wps / 60, 1),
+        "frames_per_s": round(fps_train, 1),
+        "full_scale_epoch_min_est": round(1.50e6 / fps_train / 60, 1),
         "rss_anon_mb": {"start": round(mem0["anon"]), "built": round(mem_built["anon"]),
                         "after_epoch": round(mem_epoch["anon"])},
         "rss_file_mb_after_epoch": round(mem_epoch["file"]),
@@ -279,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps": min(steps, args.max_steps) if args.max_steps else steps,
         "open_files": {"start": fds_start, "built": fds_built,
                        "peak": peak_fds, "limit": _nofile()},
-        "feature_mb": round(feature_bytes(videos, spec, 15, 10) / 2**20),
+        "feature_mb": round(feature_bytes(videos, spec, dc.window, dc.stride) / 2**20),
         "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "torch": torch.__version__,
     }  # fmt: skip
@@ -288,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         with open(args.out, "a") as fh:
             fh.write(
-                f"| {args.model} | {args.data} | {args.scale} | {n_frames} | {n_win} | "
+                f"| {cfg.model.name} | {args.data} | {args.scale} | {n_frames} | {n_win} | "
                 f"{args.batch_size} | {args.threads} | {epoch_s:.1f} | {wps:.0f} | "
                 f"{100 * load_share:.1f} % | {gather_s * 1e3:.2f} | {mo_wps:.0f} | "
                 f"{res['full_scale_epoch_min_est']} | {res['feature_mb']} | "
