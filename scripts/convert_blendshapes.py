@@ -291,30 +291,31 @@ class Converter:
         self.activation(self.name(op.outputs[0]), op.builtinOptions.fusedActivationFunction)
 
     def op_conv_2d(self, op) -> None:
-        """A 1x1, stride-1 convolution on NHWC = a dense layer on the last axis."""
+        """A 1x1, stride-1 convolution on NHWC = a dense layer on the last axis.
+
+        Written as a 2-D ``Gemm`` on (N * H * W, C) rows (bias and ReLU fuse into it in
+        ONNX Runtime), reshaped back to (N, H, W, O).
+        """
         o = op.builtinOptions
         w_t, b_t = op.inputs[1], op.inputs[2]
-        w_shape = tuple(self.g.tensors[w_t].shape)
+        w_shape = tuple(int(d) for d in self.g.tensors[w_t].shape)
         if w_shape[1:3] != (1, 1) or (o.strideH, o.strideW) != (1, 1):
             raise SystemExit(f"only 1x1 stride-1 convolutions are supported, got {w_shape}")
         if (o.dilationHFactor, o.dilationWFactor) != (1, 1):
             raise SystemExit("dilated convolution not supported")
-        w = self.fresh("w")
-        self.node(
-            "Reshape",
-            [
-                self.operand(w_t),
-                self.add_init(np.array([w_shape[0], w_shape[3]], np.int64), "wshape"),
-            ],
-            [w],
-        )
-        wt = self.fresh("wT")
-        self.node("Transpose", [w], [wt], perm=[1, 0])
-        mm = self.fresh("matmul")
-        self.node("MatMul", [self.operand(op.inputs[0]), wt], [mm])
+        in_shape = [int(d) for d in self.g.tensors[op.inputs[0]].shape]
+        rows_shape = self.add_init(np.array([-1, w_shape[3]], np.int64), "rows")
+        w, rows, gemm = self.fresh("w"), self.fresh("rows"), self.fresh("gemm")
+        wshape = self.add_init(np.array([w_shape[0], w_shape[3]], np.int64), "wshape")
+        self.node("Reshape", [self.operand(w_t), wshape], [w])
+        self.node("Reshape", [self.operand(op.inputs[0]), rows_shape], [rows])
+        self.node("Gemm", [rows, w, self.operand(b_t)], [gemm], transB=1)
         out = self.name(op.outputs[0])
-        self.node("Add", [mm, self.operand(b_t)], [out])
-        self.activation(out, o.fusedActivationFunction)
+        back = self.add_init(np.array([-1, *in_shape[1:3], w_shape[0]], np.int64), "back")
+        self.node("Reshape", [gemm, back], [out])
+        if o.fusedActivationFunction:
+            self.nodes[-1].input[0] = pre = self.fresh("pre_relu")
+            self.nodes.insert(-1, helper.make_node("Relu", [gemm], [pre]))
 
 
 def tflite_scores(buf: bytes, points: np.ndarray) -> np.ndarray:

@@ -66,7 +66,7 @@ BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(f"bs_{n.lstrip('_')}" for n in BLEND
 
 MODEL_FILE = "face_blendshapes.onnx"
 #: sha256 of ``assets/faces/face_blendshapes.onnx`` (printed by the converter; in NOTICE).
-MODEL_SHA256 = "d5c4d03a8faa9c9b25a577b87d5f176bbd2a7239b77e5134811ff15b3963dc2b"
+MODEL_SHA256 = "3b41cd33764ddf77b81441cb407a56f11fbf12c705c9cfa5c326ea28a4f8e56b"
 
 
 def model_input(meshes: np.ndarray) -> np.ndarray:
