@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vafusion.cli import app, examples
+from vafusion.cli import alias, app, examples
 from vafusion.errors import ConfigError
 
 _PREDICT_EPILOG = examples(
@@ -33,6 +33,7 @@ def predict_cmd(
     face: str = typer.Option("main", "--face", help="main, left, right, all or a face id."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>_overlay.mp4."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Videos in parallel (0: one per core)."),
+    workers: int = typer.Option(None, "--workers", "-w", hidden=True),  # as extract's old name
     valence_threshold: float = typer.Option(
         -0.1, "--stress-valence", help="Stress zone: valence below this."
     ),
@@ -84,7 +85,7 @@ def predict_cmd(
         mdl,
         face,
         overlay,
-        jobs=jobs or None,
+        jobs=alias(jobs or None, workers, "--jobs", "--workers"),
         stress=stress,
         report=report,
     )
