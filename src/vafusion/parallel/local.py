@@ -32,7 +32,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from vafusion.features.base import FeatureTable
-from vafusion.io.media import VideoInfo, keyframe_times
+from vafusion.io.media import VideoInfo, keyframe_times, scan
 from vafusion.log import get_logger, progress_bar
 from vafusion.parallel.chunks import (
     MAX_CHUNK_S,
@@ -84,6 +84,9 @@ class ChunkPool:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.tracker_config = tracker_config
         ctx = multiprocessing.get_context(start_method or "forkserver")
+        if ctx.get_start_method() == "forkserver":
+            # the fork server imports the heavy libraries once; workers fork from it
+            ctx.set_forkserver_preload(["vafusion.parallel.chunks", "cv2", "mediapipe"])
         for k, v in _THREAD_ENV.items():
             os.environ.setdefault(k, v)
         self._executor = ProcessPoolExecutor(
@@ -97,7 +100,11 @@ class ChunkPool:
         return self
 
     def results(
-        self, path: str | os.PathLike, plan: Sequence[Chunk], max_side: int | None
+        self,
+        path: str | os.PathLike,
+        plan: Sequence[Chunk],
+        max_side: int | None,
+        stride: int = 1,
     ) -> Iterator[ChunkResult]:
         """Track every chunk of ``plan``; yield the results in plan order.
 
@@ -106,21 +113,20 @@ class ChunkPool:
         """
         pending: deque[Future] = deque()
         todo = iter(plan)
+
+        def submit(chunk: Chunk) -> None:
+            args = (str(path), chunk, self.tracker_config, max_side, stride)
+            pending.append(self._executor.submit(track_chunk, *args))
+
         for chunk in todo:
-            pending.append(
-                self._executor.submit(track_chunk, str(path), chunk, self.tracker_config, max_side)
-            )
+            submit(chunk)
             if len(pending) > self.workers:
                 break
         while pending:
             result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(
-                    self._executor.submit(
-                        track_chunk, str(path), nxt, self.tracker_config, max_side
-                    )
-                )
+                submit(nxt)
             yield result
 
     def close(self) -> None:
@@ -132,6 +138,22 @@ class ChunkPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def strided_scan(path: str | os.PathLike, stride: int = 1):
+    """A frame source (``FrameSource``) over ``path`` passing on frames ``index % stride == 0``.
+
+    Every frame is still decoded (the codec needs them); the others are not converted.
+    """
+
+    def source(on_frame, max_side):
+        if on_frame is None or stride == 1:
+            return scan(path, on_frame, max_side=max_side)
+        return scan(
+            path, lambda f: on_frame(f) if f.index % stride == 0 else None, max_side=max_side
+        )
+
+    return source
 
 
 def chunk_plan(
@@ -157,6 +179,7 @@ def extract_features_chunked(
     max_side: int | None = 1280,
     warmup_s: float = WARMUP_S,
     max_chunk_s: float = MAX_CHUNK_S,
+    stride: int = 1,
 ) -> tuple[VideoInfo, dict[str, FeatureTable]]:
     """Like :func:`~vafusion.features.pipeline.extract_features`, chunks in ``pool``.
 
@@ -170,6 +193,8 @@ def extract_features_chunked(
     max_side : int, optional
     warmup_s, max_chunk_s : float
         See :func:`~vafusion.parallel.chunks.plan_chunks`.
+    stride : int
+        Analyse every ``stride``-th frame only (consumers see only those frames).
 
     Returns
     -------
@@ -187,16 +212,18 @@ def extract_features_chunked(
     wanted = [c.tracker_config for c in consumers if getattr(c, "tracker_config", None)]
     same = all(w == (pool.tracker_config or TrackerConfig()) for w in wanted)
     if len(plan) == 1 or not faces or pixels or not same:
-        return extract_features(path, extractors, max_side=max_side)
+        source = strided_scan(path, stride)
+        return extract_features(path, extractors, max_side=max_side, source=source)
     log.debug("%s: %d chunks in %d processes", path, len(plan), pool.workers)
     for c in consumers:
         c.begin(path, max_side)
     stitcher = Stitcher(plan)
     with progress_bar(os.path.basename(str(path)), unit="frames") as advance:
-        for result in pool.results(path, plan, max_side):
+        for result in pool.results(path, plan, max_side, stride):
             for frame, observations in stitcher.add(result):
-                for c in consumers:
-                    c.push(frame, observations)
+                if observations is not None:
+                    for c in consumers:
+                        c.push(frame, observations)
                 advance()
     info = stitcher.info()
     timestamps = stitcher.timestamps_array()
