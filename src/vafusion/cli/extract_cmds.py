@@ -58,7 +58,7 @@ def extract_cmd(
     features: str = typer.Option(
         "audio",
         "--features",
-        help="Comma-separated feature sets: audio, egemaps, facepose, expression, blendshapes.",
+        help="Comma-separated feature sets (audio, egemaps, facepose, expression, blendshapes).",
     ),
     jobs: int = typer.Option(
         None,
