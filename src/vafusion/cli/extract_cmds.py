@@ -56,7 +56,9 @@ def extract_cmd(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Feature store folder."),
     features: str = typer.Option(
-        "audio", "--features", help="Comma-separated feature sets (audio,facepose,expression)."
+        "audio",
+        "--features",
+        help="Comma-separated feature sets (audio, egemaps, facepose, expression, blendshapes).",
     ),
     workers: int = typer.Option(
         1, "--workers", "-w", help="Worker processes (>1: a local Dask cluster)."

@@ -66,7 +66,7 @@ BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(f"bs_{n.lstrip('_')}" for n in BLEND
 
 MODEL_FILE = "face_blendshapes.onnx"
 #: sha256 of ``assets/faces/face_blendshapes.onnx`` (printed by the converter; in NOTICE).
-MODEL_SHA256 = "3b41cd33764ddf77b81441cb407a56f11fbf12c705c9cfa5c326ea28a4f8e56b"
+MODEL_SHA256 = "854e1d2c8c3e8a8280b185898a69e022e7131c420c1bcae5dcd358e5ea2791d8"
 
 
 def model_input(meshes: np.ndarray) -> np.ndarray:
