@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vafusion.cli import app, examples
+from vafusion.cli import alias, app, examples
 from vafusion.errors import ConfigError
 
 _PREDICT_EPILOG = examples(
@@ -38,6 +38,7 @@ def predict_cmd(
         "-j",
         help="Processes (0: one per core); one video is split into time chunks over them.",
     ),
+    workers: int = typer.Option(None, "--workers", "-w", hidden=True),  # as extract's old name
     stride: int = typer.Option(
         1, "--stride", help="Analyse every k-th frame, interpolate the rest (rows marked)."
     ),
@@ -95,10 +96,9 @@ def predict_cmd(
     mode = "none" if no_video else ("link" if link_video else "embed")
     report = ReportOptions(video=mode, max_embed_mb=max_embed_mb)
     mdl = model if model == "default" else load_model(model, smooth=smooth)
+    n_jobs = alias(jobs or None, workers, "--jobs", "--workers")
     if fmt == "abaw":
-        results = predict_to_abaw(
-            expand_videos(videos), out, mdl, face, jobs=jobs or None, stride=stride
-        )
+        results = predict_to_abaw(expand_videos(videos), out, mdl, face, jobs=n_jobs, stride=stride)
     else:
         results = predict_to_folder(
             expand_videos(videos),
@@ -106,7 +106,7 @@ def predict_cmd(
             mdl,
             face,
             overlay,
-            jobs=jobs or None,
+            jobs=n_jobs,
             stress=stress,
             report=report,
             stride=stride,
