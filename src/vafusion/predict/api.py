@@ -284,6 +284,43 @@ def predict_to_folder(
     )
 
 
+def predict_to_abaw(
+    videos: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    model: Any = "default",
+    face: str = "main",
+    *,
+    jobs: int | None = None,
+    stride: int = 1,
+) -> list[VideoResult]:
+    """Predict and write only the ABAW challenge's submission files (no report).
+
+    One ``out/<stem>[_left|_right].txt`` per video (:mod:`vafusion.datasets.abaw`: header
+    ``valence,arousal``, one line per decoded frame; frames without the face filled).
+
+    Parameters
+    ----------
+    face : {"main", "left", "right"}
+        The subject; ``left`` / ``right`` add the suffix Aff-Wild2 uses for two annotated
+        people in one video.
+
+    Returns
+    -------
+    list of VideoResult
+        ``outputs["abaw"]`` is the file; failed videos have ``error`` set.
+    """
+    from vafusion.datasets.abaw import abaw_name, write_prediction_abaw
+
+    abaw_name("x", parse_face(face))  # refuse "all" / face ids before any work
+    results = run_predictions(
+        [Path(v) for v in videos], None, model, face, False, jobs=jobs, stride=stride
+    )
+    for r in results:
+        if r.prediction is not None:
+            r.outputs["abaw"] = write_prediction_abaw(r.prediction, out, r.stem, face)
+    return results
+
+
 def run_predictions(
     paths: list[Path],
     out: str | os.PathLike | None,
