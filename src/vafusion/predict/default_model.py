@@ -14,7 +14,6 @@ it (see the doc), so they are left out rather than added on faith.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,11 +76,10 @@ class DefaultModelConfig:
 class DefaultModel:
     """The built-in circumplex-prior model.
 
-    Frames go through the shared face pipeline
-    (:func:`vafusion.features.pipeline.extract_features`: decode | face tracking |
-    consumers in three overlapped threads) with the ``expression`` feature extractor
-    (:class:`~vafusion.expression.extractor.ExpressionExtractor`, built-in mini-Xception
-    on ONNX Runtime) and a :class:`~vafusion.predict.boxes.BoxRecorder`; the subject is
+    Frames go through an extraction :class:`~vafusion.extraction.Pipeline` (decode | face
+    tracking | feature sets in three overlapped threads) with the ``expression`` set
+    (:class:`~vafusion.expression.extractor.ExpressionSet`, built-in mini-Xception on ONNX
+    Runtime) and a :class:`~vafusion.predict.boxes.BoxRecorder`; the subject is
     chosen with :func:`vafusion.faces.subjects.choose_track` /
     :func:`~vafusion.faces.subjects.select_face`.
 
@@ -102,22 +100,28 @@ class DefaultModel:
     description = DESCRIPTION
 
     def __init__(self, config: DefaultModelConfig | None = None, tracker_config=None) -> None:
-        from vafusion.expression.backbone import default_num_threads, load_backbone
-        from vafusion.expression.extractor import ExpressionConfig
+        from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
+        from vafusion.extraction import DecoderConfig, Pipeline, PipelineConfig
+        from vafusion.extraction.pipeline import PipelinePool
+        from vafusion.faces.tracker import TrackerConfig
 
         self.config = config or DefaultModelConfig()
-        self.tracker_config = tracker_config
         t0 = time.perf_counter()
-        self.expression_config = ExpressionConfig(
-            backbone="minixception", batch_size=self.config.batch_size
+        self.pipeline_config = PipelineConfig(
+            features=("expression",),
+            decoder=DecoderConfig(self.config.max_side),
+            faces=tracker_config or TrackerConfig(),
+            sets={"expression": ExpressionConfig(batch_size=self.config.batch_size)},
         )
-        # one backbone (ONNX Runtime session, thread-safe) shared by all videos of a call
-        self.backbone = load_backbone("minixception", num_threads=default_num_threads())
+        # one loaded backbone (ONNX Runtime session, thread-safe) shared by all videos;
+        # one pipeline (own face tracker) per concurrently processed video
+        self.expression = ExpressionSet(self.pipeline_config.sets["expression"])
+        self.backbone = self.expression.backbone
         if tuple(self.backbone.class_names) != EMOTIONS:
             raise ConfigError(f"default model needs the FER2013 classes {EMOTIONS}")
-        self._lock = threading.Lock()
-        self._trackers = [self.new_tracker()]
-        self.warm_up(self._trackers[0])
+        first = Pipeline(self.pipeline_config, feature_sets={"expression": self.expression})
+        self.warm_up(first.tracker)
+        self.pipelines = PipelinePool(first)
         self.load_s = time.perf_counter() - t0
 
     def describe(self) -> dict[str, Any]:
@@ -133,7 +137,7 @@ class DefaultModel:
         """A fresh face tracker (one per concurrently processed video)."""
         from vafusion.faces.tracker import FaceTracker
 
-        return FaceTracker(self.tracker_config)
+        return FaceTracker(self.pipeline_config.faces)
 
     def warm_up(self, tracker) -> None:
         """Build the face detector, a face-mesh graph and the network's session now.
@@ -152,9 +156,7 @@ class DefaultModel:
         """(N, 7) class probabilities -> (N, 2) raw (unsmoothed) valence/arousal."""
         return probabilities_to_va(probs, self.config.circumplex)
 
-    def predict_video(
-        self, path: str | os.PathLike, face: str | int = "main", tracker=None
-    ) -> VideoPrediction:
+    def predict_video(self, path: str | os.PathLike, face: str | int = "main") -> VideoPrediction:
         """Predict per-frame valence/arousal of one video (one decode pass, streaming).
 
         Parameters
@@ -162,36 +164,21 @@ class DefaultModel:
         path : str or PathLike
         face : {"main", "left", "right", "all"} or int
             Which face(s) to report (see :func:`vafusion.faces.subjects.choose_track`).
-        tracker : FaceTracker, optional
-            Reused (after reset) if given; one from the model's pool otherwise.
 
         Returns
         -------
         VideoPrediction
         """
-        from vafusion.expression.extractor import ExpressionExtractor
-        from vafusion.features.pipeline import extract_features
         from vafusion.predict.boxes import BoxRecorder
 
-        own = tracker is None
-        if own:
-            with self._lock:
-                tracker = self._trackers.pop() if self._trackers else self.new_tracker()
-        expr = ExpressionExtractor(self.expression_config, backbone=self.backbone)
         boxes = BoxRecorder()
         t0 = time.perf_counter()
-        try:
-            info, tables = extract_features(
-                path, [expr, boxes], tracker=tracker, max_side=self.config.max_side
-            )
-        finally:
-            if own:
-                tracker.reset()
-                with self._lock:
-                    self._trackers.append(tracker)
+        with self.pipelines.acquire() as pipe:
+            result = pipe.process(path, extra=[boxes])
+        info, tables = result.info, result.tables
         t_features = time.perf_counter() - t0
-        faces, warnings = self.curves(tables[expr.name], tables[boxes.name], face)
-        table = tables[expr.name]
+        faces, warnings = self.curves(tables["expression"], tables[boxes.name], face)
+        table = tables["expression"]
         stats = {
             "process_s": time.perf_counter() - t0,
             "features_s": t_features,
@@ -258,11 +245,9 @@ class DefaultModel:
         return faces, warnings
 
     def close(self) -> None:
-        """Release the pooled face trackers (MediaPipe graphs)."""
-        with self._lock:
-            for tr in self._trackers:
-                tr.close()
-            self._trackers = []
+        """Release the pooled pipelines' face trackers (MediaPipe graphs)."""
+        self.pipelines.close()
+        self.expression.close()
 
     def live_step(self, faces: list[FaceObservation]) -> list[tuple[int, np.ndarray]]:
         """Raw valence/arousal of the faces of one live frame: ``[(face_id, (2,)), ...]``."""
