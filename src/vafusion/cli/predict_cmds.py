@@ -13,6 +13,7 @@ from vafusion.errors import ConfigError
 _PREDICT_EPILOG = examples(
     "vafusion predict meeting.mp4 --out results/",
     "vafusion predict a.mp4 b.mov --out results/ --face all --overlay",
+    "vafusion predict recordings/ --out results/      # + results/index.html, summary.csv",
     "vafusion predict clip.mp4 --out results/ --model runs/gru/best.pt",
     "vafusion predict --live 0                       # camera 0",
     "vafusion predict --live rtsp://camera.local/stream",
@@ -22,7 +23,9 @@ _PREDICT_EPILOG = examples(
 
 @app.command("predict", epilog=_PREDICT_EPILOG)
 def predict_cmd(
-    videos: list[Path] = typer.Argument(None, help="Video files."),
+    videos: list[Path] = typer.Argument(
+        None, help="Video files or folders of videos.", readable=False
+    ),
     out: Path = typer.Option(Path("vafusion-out"), "--out", "-o", help="Output folder."),
     model: str = typer.Option(
         "default", "--model", "-m", help="'default' or a checkpoint file / run folder."
@@ -41,6 +44,19 @@ def predict_cmd(
     ),
     realtime: bool = typer.Option(False, "--realtime", help="Live: play a file at its pace."),
     max_seconds: float = typer.Option(None, "--max-seconds", help="Live: stop after this."),
+    smooth: bool = typer.Option(
+        True,
+        "--smooth/--no-smooth",
+        help="Checkpoint models: apply the output smoothing the checkpoint carries (default) "
+        "or show raw outputs.",
+    ),
+    link_video: bool = typer.Option(
+        False, "--link-video", help="Report: link the video (relative path), do not embed it."
+    ),
+    no_video: bool = typer.Option(False, "--no-video", help="Report: no video player."),
+    max_embed_mb: float = typer.Option(
+        40.0, "--max-embed-mb", help="Report: link instead of embed videos larger than this."
+    ),
 ) -> None:
     """Predict per-frame valence and arousal for videos (or a live source)."""
     if live is not None:
@@ -52,11 +68,26 @@ def predict_cmd(
         return
     if not videos:
         raise ConfigError("no video given (see 'vafusion predict --help')")
-    from vafusion.predict.api import predict_to_folder
+    from vafusion.predict.api import expand_videos, load_model, predict_to_folder
+    from vafusion.report.player import ReportOptions
     from vafusion.report.stress import StressConfig
 
+    if link_video and no_video:
+        raise ConfigError("give either --link-video or --no-video, not both")
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
-    results = predict_to_folder(videos, out, model, face, overlay, jobs=jobs or None, stress=stress)
+    mode = "none" if no_video else ("link" if link_video else "embed")
+    report = ReportOptions(video=mode, max_embed_mb=max_embed_mb)
+    mdl = model if model == "default" else load_model(model, smooth=smooth)
+    results = predict_to_folder(
+        expand_videos(videos),
+        out,
+        mdl,
+        face,
+        overlay,
+        jobs=jobs or None,
+        stress=stress,
+        report=report,
+    )
     failed = 0
     for r in results:
         if r.error:
@@ -77,3 +108,28 @@ def demo_cmd(
 
     result = run_demo(out)
     print(f"demo written to {result}")
+
+
+@app.command(
+    "score",
+    epilog=examples(
+        "vafusion score results/ Annotations/VA_Estimation_Challenge/Validation_Set",
+        "vafusion score results/ AFEW-VA/ --format afewva --out scores/",
+    ),
+)
+def score_cmd(
+    predictions: Path = typer.Argument(..., help="Folder of predict CSVs (or one file)."),
+    labels: Path = typer.Argument(..., help="Folder of label files (or one file)."),
+    fmt: str = typer.Option("affwild2", "--format", "-f", help="affwild2, afewva or csv."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write scores.csv and scores.json here."),
+) -> None:
+    """CCC, Pearson r and RMSE of predictions vs labels, per video and pooled (ABAW rule)."""
+    from vafusion.predict.score import format_report, score, write_report
+
+    rep = score(predictions, labels, fmt)
+    print(format_report(rep))
+    if out is not None:
+        paths = write_report(rep, out)
+        print(f"written: {paths['csv']} {paths['json']}")
+    if rep.errors:
+        raise typer.Exit(1)

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from vafusion.datasets.inputs import find_inputs, video_name
-from vafusion.errors import ConfigError, VafusionError
+from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.extraction.config import PipelineConfig
 from vafusion.extraction.guard import check_main_guard
 from vafusion.extraction.pipeline import Pipeline
@@ -382,18 +382,31 @@ def extract(
 
 
 def _run_local(tasks, store_root):
+    from vafusion.isolation import IsolatedWorker
+
     results = []
-    cache = _PipelineCache()
-    try:
-        with progress_bar("videos", total=len(tasks), unit="videos") as advance:
-            for i, (path, config) in enumerate(tasks):
-                r = extract_one(str(path), store_root, config, cache=cache)
-                _log_result(r, i + 1, len(tasks))
-                results.append(r)
-                advance()
-    finally:
-        cache.close()
+    with (
+        progress_bar("videos", total=len(tasks), unit="videos") as advance,
+        IsolatedWorker() as worker,  # a native crash fails one video, not the run
+    ):
+        for i, (path, config) in enumerate(tasks):
+            try:
+                # the worker process keeps its pipelines (loaded models) between videos
+                r = worker.call(extract_one, str(path), store_root, config, label=str(path))
+            except MediaError as exc:
+                r = _failed(store_root, path, _one_line(exc))
+            _log_result(r, i + 1, len(tasks))
+            results.append(r)
+            advance()
     return results
+
+
+def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
+    """Record a video whose task died (not caught by :func:`extract_one`) as failed."""
+    from vafusion.store import FeatureStore
+
+    FeatureStore(store_root).record_failure(video_name(path), error)
+    return {"video": video_name(path), "status": "failed", "n_frames": 0, "error": error}
 
 
 def _log_result(r: dict, i: int, n: int) -> None:
@@ -445,12 +458,7 @@ def _run_dask(tasks, store_root, workers, scheduler):
                 try:
                     r = fut.result()
                 except Exception as exc:  # worker died (KilledWorker), ...
-                    error = f"worker failed: {_one_line(exc)}"
-                    from vafusion.store import FeatureStore
-
-                    FeatureStore(store_root).record_failure(video_name(path), error)
-                    r = {"video": video_name(path), "status": "failed", "n_frames": 0,
-                         "error": error}  # fmt: skip
+                    r = _failed(store_root, path, f"worker failed: {_one_line(exc)}")
                 _log_result(r, i, len(tasks))
                 results.append(r)
                 adv_v()

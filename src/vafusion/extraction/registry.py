@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from vafusion.errors import ConfigError
 from vafusion.expression.extractor import ExpressionSet
+from vafusion.faces.blendshapes_set import BlendshapesSet
 from vafusion.faces.facepose import FacePoseSet
 from vafusion.features.audio import AudioSet
 from vafusion.features.base import FeatureSet
@@ -40,7 +41,7 @@ def register(cls: type[FeatureSet]) -> type[FeatureSet]:
     return cls
 
 
-for _cls in (AudioSet, EgemapsSet, FacePoseSet, ExpressionSet):
+for _cls in (AudioSet, EgemapsSet, FacePoseSet, ExpressionSet, BlendshapesSet):
     register(_cls)
 
 

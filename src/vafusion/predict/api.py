@@ -9,7 +9,8 @@ that it cannot leave the output folder), all written atomically (temp file + ren
 ``<stem>.png``
     Valence and arousal over time (face-missing spans shaded) and the circumplex path.
 ``<stem>.html``
-    Self-contained report (no network, no script).
+    Self-contained report (no network): the video in sync with the curves, moments,
+    stress summary (see :mod:`vafusion.report.player`).
 ``<stem>.json``
     Summary: video facts, per-face statistics, stress summary, processing statistics.
 ``<stem>_overlay.mp4``
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,11 +33,13 @@ from typing import Any
 import numpy as np
 
 from vafusion import __version__
-from vafusion.errors import ConfigError, VafusionError
+from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
-from vafusion.log import get_logger
+from vafusion.log import get_logger, progress_bar
 from vafusion.predict.types import VideoPrediction
+from vafusion.report.player import ReportOptions
 from vafusion.report.stress import StressConfig, stress_summary
+from vafusion.results import BatchResult
 
 log = get_logger("predict")
 
@@ -73,6 +77,8 @@ class VideoResult:
         ``csv``, ``png``, ``html``, ``json`` (and ``overlay``) paths.
     error : str or None
         One-line error naming the file, if it failed.
+    summary : dict
+        What ``<stem>.json`` holds (:func:`build_summary`), when outputs were written.
     """
 
     video: str
@@ -80,9 +86,43 @@ class VideoResult:
     prediction: VideoPrediction | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     error: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
-def load_model(model: Any = "default"):
+def expand_videos(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders replaced by the videos in them (recursively, sorted).
+
+    Missing files are kept (their error is reported with the other videos' results);
+    hidden files and folders are skipped.
+
+    Raises
+    ------
+    ConfigError
+        A folder holds no video.
+    """
+    from vafusion.datasets.layouts import VIDEO_EXTENSIONS
+
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.is_dir():
+            found.append(p)
+            continue
+        inside = []
+        for dirpath, dirnames, filenames in os.walk(p):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            inside += [
+                Path(dirpath) / f
+                for f in sorted(filenames)
+                if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS
+            ]
+        if not inside:
+            raise ConfigError("no video file in this folder", p)
+        found += inside
+    return found
+
+
+def load_model(model: Any = "default", *, smooth: bool = True):
     """The model to predict with.
 
     Parameters
@@ -91,6 +131,8 @@ def load_model(model: Any = "default"):
         ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
         ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
         object with ``predict_video`` is returned as is.
+    smooth : bool, default True
+        Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
 
     Raises
     ------
@@ -105,13 +147,19 @@ def load_model(model: Any = "default"):
         return DefaultModel()
     from vafusion.predict.checkpoint_model import CheckpointModel
 
-    return CheckpointModel(model)
+    return CheckpointModel(model, smooth=smooth)
 
 
 @contextmanager
 def _torch_threads(n: int):
-    import torch
+    """Limit torch's intra-op threads if a model imported torch; never imports it itself.
 
+    The default model runs on ONNX Runtime: predict must not pay torch's import.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     old = torch.get_num_threads()
     torch.set_num_threads(max(1, n))
     try:
@@ -140,6 +188,7 @@ def predict(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    report: ReportOptions | None = None,
 ):
     """Predict per-frame valence and arousal of one or several videos.
 
@@ -159,18 +208,22 @@ def predict(
         Videos processed in parallel (default: up to the number of cores).
     stress : StressConfig, optional
         Thresholds of the stress summary.
+    report : ReportOptions, optional
+        How the HTML report carries the video (embedded by default).
 
     Returns
     -------
-    pandas.DataFrame or dict of str to pandas.DataFrame
+    pandas.DataFrame or BatchResult
         For one video, a DataFrame indexed by time (seconds) with columns ``frame,
-        timestamp, face_id, face_valid, valence, arousal``; for a sequence, a dict from
-        video path to such a DataFrame.
+        timestamp, face_id, face_valid, valence, arousal``; for a sequence, a
+        :class:`~vafusion.results.BatchResult`: a dict from video path to such a DataFrame
+        for every video that worked, and ``.errors`` (path -> one-line error) for the
+        others: one bad video never discards the good results.
 
     Raises
     ------
     VafusionError
-        If a video cannot be processed (after the others were processed).
+        If the one video given cannot be processed.
 
     Examples
     --------
@@ -181,12 +234,17 @@ def predict(
     paths = [Path(videos)] if single else [Path(v) for v in videos]
     if overlay and out is None:
         raise ConfigError("overlay=True needs an output folder (out=...)")
-    results = run_predictions(paths, out, model, face, overlay, jobs=jobs, stress=stress)
-    failed = [r for r in results if r.error]
-    if failed:
-        raise VafusionError("; ".join(r.error for r in failed))
-    frames = {r.video: r.prediction.to_frame() for r in results if r.prediction is not None}
-    return next(iter(frames.values())) if single else frames
+    results = run_predictions(
+        paths, out, model, face, overlay, jobs=jobs, stress=stress, report=report
+    )
+    if single:
+        if results[0].error:
+            raise VafusionError(results[0].error)
+        return results[0].prediction.to_frame()
+    return BatchResult(
+        {r.video: r.prediction.to_frame() for r in results if r.prediction is not None},
+        errors={r.video: r.error for r in results if r.error},
+    )
 
 
 def predict_to_folder(
@@ -198,6 +256,7 @@ def predict_to_folder(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    report: ReportOptions | None = None,
 ) -> list[VideoResult]:
     """Like :func:`predict` with ``out`` but never raises for a bad video.
 
@@ -207,7 +266,14 @@ def predict_to_folder(
         In input order; failed videos have ``error`` set and their outputs are not written.
     """
     return run_predictions(
-        [Path(v) for v in videos], out, model, face, overlay, jobs=jobs, stress=stress
+        [Path(v) for v in videos],
+        out,
+        model,
+        face,
+        overlay,
+        jobs=jobs,
+        stress=stress,
+        report=report,
     )
 
 
@@ -220,40 +286,117 @@ def run_predictions(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    report: ReportOptions | None = None,
 ) -> list[VideoResult]:
-    """Shared engine of :func:`predict` and :func:`predict_to_folder`."""
+    """Shared engine of :func:`predict` and :func:`predict_to_folder`.
+
+    A model given by name or path is loaded, and each video predicted and written, in an
+    isolated worker process per job (:mod:`vafusion.isolation`): a native crash on one
+    file fails that file alone. A model object is used in this process.
+    """
+    import queue
+
+    from vafusion.isolation import IsolatedWorker
+
     face = parse_face(face)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
-    t0 = time.perf_counter()
-    model = load_model(model)
-    load_s = getattr(model, "load_s", time.perf_counter() - t0)
+    isolate = model is None or isinstance(model, (str, os.PathLike))
+    if not isolate:
+        model = load_model(model)
     n_jobs = max(1, min(len(paths), jobs or (os.cpu_count() or 1)))
+    workers: queue.Queue = queue.Queue()
+    for _ in range(n_jobs):
+        workers.put(IsolatedWorker(enabled=isolate))
 
     def one(i: int) -> VideoResult:
-        res = VideoResult(video=str(paths[i]), stem=stems[i])
+        worker = workers.get()
         try:
-            pred = model.predict_video(paths[i], face=face)
-            pred.stats["model_load_s"] = load_s
-            for w in pred.warnings:
-                log.warning("%s: %s", paths[i], w)
-            res.prediction = pred
-            if out_dir is not None:
-                res.outputs = write_outputs(pred, out_dir, stems[i], model, face, stress, overlay)
-        except VafusionError as exc:
-            res.error = str(exc) if exc.path else f"{paths[i]}: {exc}"
-            log.debug("%s", res.error)
-        return res
+            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, report)
+            return worker.call(predict_one, *args, label=str(paths[i]))
+        except MediaError as exc:  # the worker process died on this file
+            return VideoResult(video=str(paths[i]), stem=stems[i], error=str(exc))
+        finally:
+            workers.put(worker)
+            done()
 
-    # one core for torch per worker: the face tracker and the expression network of a
-    # video already run in two threads, and several videos run side by side
-    with _torch_threads(1):
-        if n_jobs == 1:
-            return [one(i) for i in range(len(paths))]
-        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-            return list(pool.map(one, range(len(paths))))
+    try:
+        with progress_bar("videos", total=len(paths), unit="videos") as done:
+            if n_jobs == 1:
+                results = [one(i) for i in range(len(paths))]
+            else:
+                with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
+                    results = list(pool.map(one, range(len(paths))))
+    finally:
+        while not workers.empty():
+            workers.get().close()
+    if out_dir is not None and results:
+        from vafusion.report.index import write_index
+
+        index = write_index(results, out_dir)["index"]
+        log.info("summary of %d videos: %s", len(results), index)
+    return results
+
+
+#: models loaded in this process, by name/path (a worker keeps its model between videos)
+_MODELS: dict[str, tuple[Any, float]] = {}
+
+
+def _loaded(model: Any) -> tuple[Any, float]:
+    """``(model object, seconds it took to load)``; names and paths loaded once."""
+    if not (model is None or isinstance(model, (str, os.PathLike))):
+        return model, float(getattr(model, "load_s", 0.0))
+    key = str(model)
+    if key not in _MODELS:
+        t0 = time.perf_counter()
+        m = load_model(model)
+        _MODELS[key] = (m, getattr(m, "load_s", time.perf_counter() - t0))
+    return _MODELS[key]
+
+
+def predict_one(
+    model: Any,
+    path: Path,
+    stem: str,
+    out_dir: Path | None,
+    face: str | int,
+    stress: StressConfig | None,
+    overlay: bool,
+    report: ReportOptions | None = None,
+) -> VideoResult:
+    """Predict one video and write its outputs; a bad video gives ``error``, not a raise.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be loaded (that stops the whole batch).
+    """
+    model, load_s = _loaded(model)
+    res = VideoResult(video=str(path), stem=stem)
+    try:
+        # one core for torch per worker: the face tracker and the expression network of
+        # a video already run in two threads, and several videos run side by side
+        with _torch_threads(1):
+            pred = model.predict_video(path, face=face)
+        pred.stats["model_load_s"] = load_s
+        for w in pred.warnings:
+            # "no face" was already logged by the face/expression extractor of this
+            # video: said once on the terminal (the report still shows it)
+            if not w.startswith("no face found"):
+                log.warning("%s: %s", path, w)
+        res.prediction = pred
+        if out_dir is not None:
+            res.summary = build_summary(pred, model, face, stress)
+            res.outputs = write_outputs(
+                pred, out_dir, stem, model, face, stress, overlay,
+                report=report, summary=res.summary,
+            )  # fmt: skip
+    except VafusionError as exc:
+        res.error = str(exc) if exc.path else f"{path}: {exc}"
+        log.debug("%s", res.error)
+    return res
 
 
 def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
@@ -276,15 +419,30 @@ def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _moments(va: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[dict[str, Any]]:
+def _moments(
+    va: np.ndarray, valid: np.ndarray, t: np.ndarray, min_gap_s: float = 3.0
+) -> list[dict[str, Any]]:
+    """Key moments (most positive, most negative, most aroused), at least a gap apart.
+
+    The gap is ``min_gap_s``, or a quarter of the video if that is shorter; a moment with
+    no frame far enough from the ones already chosen is left out.
+    """
     if not valid.any():
         return []
+    span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    gap = min(min_gap_s, span / 4)
     idx = np.flatnonzero(valid)
-    picks = [
-        ("most positive", idx[np.argmax(va[idx, 0])]),
-        ("most negative", idx[np.argmin(va[idx, 0])]),
-        ("most aroused", idx[np.argmax(va[idx, 1])]),
-    ]
+    order = {
+        "most positive": idx[np.argsort(-va[idx, 0], kind="stable")],
+        "most negative": idx[np.argsort(va[idx, 0], kind="stable")],
+        "most aroused": idx[np.argsort(-va[idx, 1], kind="stable")],
+    }
+    chosen: list[tuple[str, int]] = []
+    for label, candidates in order.items():
+        taken = np.array([t[i] for _, i in chosen])
+        ok = np.all(np.abs(t[candidates][:, None] - taken[None, :]) >= gap, axis=1)
+        if ok.any():
+            chosen.append((label, int(candidates[np.argmax(ok)])))
     return [
         {
             "label": label,
@@ -293,7 +451,7 @@ def _moments(va: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[dict[str,
             "valence": float(va[i, 0]),
             "arousal": float(va[i, 1]),
         }
-        for label, i in picks
+        for label, i in chosen
     ]
 
 
@@ -351,8 +509,13 @@ def write_outputs(
     face: str | int = "main",
     stress: StressConfig | None = None,
     overlay: bool = False,
+    *,
+    report: ReportOptions | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the CSV, PNG, HTML and JSON (and overlay MP4) of one prediction.
+
+    ``summary`` is :func:`build_summary` of the prediction (computed here if not given).
 
     Returns
     -------
@@ -360,12 +523,14 @@ def write_outputs(
     """
     from vafusion.report.frames import crop_face, grab_frames, jpeg_bytes
     from vafusion.report.html import data_uri, render_report
+    from vafusion.report.player import player_data, render_player, video_source
     from vafusion.report.plots import minute_figure, va_figure
 
     t0 = time.perf_counter()
     stem = safe_stem(stem)
     paths = {ext: confined(out_dir, f"{stem}.{ext}") for ext in ("csv", "png", "html", "json")}
-    summary = build_summary(pred, model, face, stress)
+    if summary is None:
+        summary = build_summary(pred, model, face, stress)
     # thumbnails of the key moments: a few frames fetched again by seeking, in a thread
     # (FFmpeg decodes without the GIL) while the table and the plot are written
     wanted = [th["timestamp"] for f in summary["faces"] for th in f["thumbnails"]]
@@ -393,7 +558,10 @@ def write_outputs(
                 fsum["minute_plot_uri"] = data_uri(mp, "image/png")
     summary["processing"]["report_s"] = time.perf_counter() - t0
     html_summary["processing"] = summary["processing"]
-    atomic_write_text(paths["html"], render_report(html_summary, png))
+    opts = report or ReportOptions()
+    src, note = video_source(pred.info.path, out_dir, opts.video, opts.max_embed_mb)
+    player = render_player(player_data(pred, summary), src, note)
+    atomic_write_text(paths["html"], render_report(html_summary, png, player))
     if overlay:
         from vafusion.predict.overlay import write_overlay
 

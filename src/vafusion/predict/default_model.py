@@ -4,7 +4,7 @@ For every tracked face in every frame, fer's FER2013 mini-Xception
 (:mod:`vafusion.expression.minixception`) gives 7 class probabilities; they are calibrated
 and mapped to valence/arousal through published circumplex coordinates
 (:mod:`vafusion.predict.circumplex`) and smoothed over time
-(:mod:`vafusion.predict.smoothing`). It is a *prior* derived from a categorical
+(:mod:`vafusion.smoothing`). It is a *prior* derived from a categorical
 classifier, not a model trained on valence-arousal labels: see docs/default-model.md.
 
 Audio is not used: no labelled data here measured that loudness or pitch cues improve
@@ -30,8 +30,8 @@ from vafusion.predict.circumplex import (
     CircumplexConfig,
     probabilities_to_va,
 )
-from vafusion.predict.smoothing import CausalSmoother, smooth_offline
 from vafusion.predict.types import FaceCurve, VideoPrediction
+from vafusion.smoothing import CausalSmoother, smooth_offline
 
 log = get_logger("predict")
 
@@ -223,11 +223,13 @@ class DefaultModel:
             dense = select_face(table, n, ts, fid)
             valid = dense.valid.copy()
             raw = np.full((n, 2), np.nan)
-            raw[valid] = self.probabilities_to_va(dense.values[valid][:, cols])
+            probs = np.full((n, len(cols)), np.nan, np.float32)
+            probs[valid] = dense.values[valid][:, cols]
+            raw[valid] = self.probabilities_to_va(probs[valid])
             va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
             va[~valid] = np.nan
             va = np.clip(va, -1, 1).astype(np.float32)
-            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n)))
+            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n), probs))
         warnings = []
         if not faces:
             faces = [

@@ -24,12 +24,17 @@ class FaceCurve:
         Valence and arousal in [-1, 1]; NaN where ``valid`` is False.
     bbox : numpy.ndarray, shape (T, 4), float32
         ``x0, y0, x1, y1`` in original-frame pixels; NaN where not seen.
+    expressions : numpy.ndarray, shape (T, 7), float32, optional
+        Expression class probabilities behind the curve (classes in
+        :data:`vafusion.predict.circumplex.EMOTIONS` order; NaN where not seen), if the
+        model has them.
     """
 
     face_id: int
     valid: np.ndarray
     va: np.ndarray
     bbox: np.ndarray
+    expressions: np.ndarray | None = None
 
 
 @dataclass

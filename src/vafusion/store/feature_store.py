@@ -128,7 +128,7 @@ class Entry:
     feature_set : str
         ``"audio"``, ``"facepose"``, ``"expression"``, ...
     extractor_hash : str
-        Hash of the extractor's config (``Extractor.config_hash()``).
+        The feature set's key (:func:`vafusion.extraction.config.set_key`).
     version : str
         Key scheme version (:data:`KEY_VERSION`).
     n_rows : int
@@ -355,7 +355,7 @@ class FeatureStore:
         table : FeatureTable
             ``values`` (N, D) float32 etc.; ``table.name`` is the feature-set name.
         extractor_hash : str
-            The extractor's config hash (``extractor.config_hash()``).
+            The feature set's key (``Pipeline.keys()``).
         video_info : dict, optional
             ``VideoInfo.to_dict()`` of the decoded video (frame count, fps...), kept with
             the entry and in the manifest (used by frame reconciliation).
