@@ -148,13 +148,14 @@ class FrameRecord:
         ``(H, W)`` of the decoded (possibly downscaled) image.
     scale : float
         Decoded size / original size.
-    faces : list of FaceRecord
+    faces : list of FaceRecord or None
+        None: the frame was not analysed (frame stride).
     """
 
     timestamp: float
     shape: tuple[int, int]
     scale: float
-    faces: list[FaceRecord]
+    faces: list[FaceRecord] | None
 
 
 @dataclass
@@ -197,6 +198,7 @@ def track_chunk(
     chunk: Chunk,
     tracker_config: Any = None,
     max_side: int | None = 1280,
+    stride: int = 1,
 ) -> ChunkResult:
     """Decode one chunk (warm-up included) and track its faces.
 
@@ -207,6 +209,8 @@ def track_chunk(
     tracker_config : TrackerConfig, optional
     max_side : int, optional
         Decoder downscaling, as in :func:`vafusion.io.media.scan`.
+    stride : int
+        Track only every ``stride``-th frame of the chunk (the others get ``faces=None``).
 
     Returns
     -------
@@ -217,10 +221,12 @@ def track_chunk(
     frames: list[FrameRecord] = []
 
     def on_frame(frame) -> None:
-        faces = [
-            FaceRecord(int(f.face_id), f.bbox, f.landmarks, float(f.score), f.aligned)
-            for f in tracker.process(frame)
-        ]
+        faces = None
+        if frame.index % stride == 0:
+            faces = [
+                FaceRecord(int(f.face_id), f.bbox, f.landmarks, float(f.score), f.aligned)
+                for f in tracker.process(frame)
+            ]
         h, w = frame.image.shape[:2]
         frames.append(FrameRecord(frame.timestamp, (h, w), frame.scale, faces))
 

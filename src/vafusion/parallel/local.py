@@ -6,7 +6,7 @@ but splits the video into time chunks at keyframes (:func:`~vafusion.parallel.ch
 plan_chunks`). Worker processes of a :class:`ChunkPool` decode and track the chunks (the
 face mesh is the bottleneck: one chunk per core); this process stitches them back in time
 order (:class:`~vafusion.parallel.stitch.Stitcher`) and feeds the frame consumers
-(facepose, expression, ...) exactly as the sequential pass does, so every set sees
+(facepose, expression, ...) exactly as the sequential pass does, so every consumer sees
 one stream of frames with video-wide indices and face ids.
 
 Difference from one sequential pass (the warm-up effect): a chunk's tracker starts cold
@@ -31,7 +31,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from vafusion.features.base import Accumulator
-from vafusion.io.media import keyframe_times
+from vafusion.io.media import FrameSource, keyframe_times
 from vafusion.log import get_logger, progress_bar
 from vafusion.parallel.chunks import (
     MAX_CHUNK_S,
@@ -86,6 +86,9 @@ class ChunkPool:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.tracker_config = tracker_config
         ctx = multiprocessing.get_context(start_method or "forkserver")
+        if ctx.get_start_method() == "forkserver":
+            # the fork server imports the heavy libraries once; workers fork from it
+            ctx.set_forkserver_preload(["vafusion.parallel.chunks", "cv2", "mediapipe"])
         for k, v in _THREAD_ENV.items():
             os.environ.setdefault(k, v)
         self._executor = ProcessPoolExecutor(
@@ -99,7 +102,11 @@ class ChunkPool:
         return self
 
     def results(
-        self, path: str | os.PathLike, plan: Sequence[Chunk], max_side: int | None
+        self,
+        path: str | os.PathLike,
+        plan: Sequence[Chunk],
+        max_side: int | None,
+        stride: int = 1,
     ) -> Iterator[ChunkResult]:
         """Track every chunk of ``plan``; yield the results in plan order.
 
@@ -108,21 +115,20 @@ class ChunkPool:
         """
         pending: deque[Future] = deque()
         todo = iter(plan)
+
+        def submit(chunk: Chunk) -> None:
+            args = (str(path), chunk, self.tracker_config, max_side, stride)
+            pending.append(self._executor.submit(track_chunk, *args))
+
         for chunk in todo:
-            pending.append(
-                self._executor.submit(track_chunk, str(path), chunk, self.tracker_config, max_side)
-            )
+            submit(chunk)
             if len(pending) > self.workers:
                 break
         while pending:
             result = pending.popleft().result()
             nxt = next(todo, None)
             if nxt is not None:
-                pending.append(
-                    self._executor.submit(
-                        track_chunk, str(path), nxt, self.tracker_config, max_side
-                    )
-                )
+                submit(nxt)
             yield result
 
     def close(self) -> None:
@@ -134,6 +140,35 @@ class ChunkPool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class Strided:
+    """A frame source passing on the frames with ``index % stride == 0`` only.
+
+    Every frame is still decoded (the codec needs them); the others are not converted.
+
+    Parameters
+    ----------
+    source : FrameSource
+        E.g. :class:`vafusion.io.Video`.
+    stride : int
+    """
+
+    def __init__(self, source: FrameSource, stride: int = 1) -> None:
+        self.source = source
+        self.path = source.path
+        self.stride = stride
+
+    def scan(self, on_frame=None):
+        """See :meth:`vafusion.io.Video.scan`."""
+        if on_frame is None or self.stride == 1:
+            return self.source.scan(on_frame)
+        k = self.stride
+        return self.source.scan(lambda f: on_frame(f) if f.index % k == 0 else None)
+
+    def audio(self, sample_rate: int = 16_000, duration_s: float | None = None):
+        """The source's audio (see :meth:`vafusion.io.Video.audio`)."""
+        return self.source.audio(sample_rate, duration_s)
 
 
 def chunk_plan(
@@ -159,6 +194,7 @@ def process_chunked(
     extra: Sequence[Accumulator] = (),
     warmup_s: float = WARMUP_S,
     max_chunk_s: float = MAX_CHUNK_S,
+    stride: int = 1,
 ) -> VideoFeatures:
     """Like :meth:`vafusion.extraction.Pipeline.process`, face tracking in ``pool``.
 
@@ -173,6 +209,8 @@ def process_chunked(
         As for :meth:`~vafusion.extraction.Pipeline.process`.
     warmup_s, max_chunk_s : float
         See :func:`~vafusion.parallel.chunks.plan_chunks`.
+    stride : int
+        Analyse every ``stride``-th frame only (the sets see only those frames).
 
     Returns
     -------
@@ -187,17 +225,18 @@ def process_chunked(
     faces = pipeline.needs_faces or any(acc.needs_faces for acc in extra)
     same = (pool.tracker_config or TrackerConfig()) == pipeline.config.faces
     if len(plan) == 1 or not faces or not same:
-        return pipeline.process(path, extra=extra)
+        return pipeline.process(Strided(pipeline.source(path), stride), extra=extra)
     log.debug("%s: %d chunks in %d processes", path, len(plan), pool.workers)
     source = pipeline.source(path)
     accs = {name: fs.accumulator(source) for name, fs in pipeline.sets.items()}
     feeds = [accs[n] for n, fs in pipeline.sets.items() if fs.needs_frames] + list(extra)
     stitcher = Stitcher(plan)
     with progress_bar(os.path.basename(str(path)), unit="frames") as advance:
-        for result in pool.results(path, plan, max_side):
+        for result in pool.results(path, plan, max_side, stride):
             for frame, observations in stitcher.add(result):
-                for acc in feeds:
-                    acc.push(frame, observations)
+                if observations is not None:
+                    for acc in feeds:
+                        acc.push(frame, observations)
                 advance()
     info = stitcher.info()
     timestamps = stitcher.timestamps_array()

@@ -3,7 +3,9 @@
 Face ids
     Each chunk's tracker numbers its faces from 0. On the warm-up frames, which the
     previous chunk also tracked, a chunk face is given the id of the previous chunk's face
-    whose boxes overlap it (IoU > ``min_iou``) on the most shared frames; a face with no
+    whose boxes overlap it (IoU > ``min_iou``) on the most shared frames (with a frame
+    stride the two chunks may analyse different frames: the previous chunk's nearest
+    analysed frame within ``max_dt`` seconds stands in); a face with no
     such partner gets the next new id, in order of first appearance, as the sequential
     tracker would number it.
 Frames
@@ -25,10 +27,8 @@ from vafusion.parallel.chunks import Chunk, ChunkResult, FrameRecord
 
 #: boxes of one face in the two chunks overlap at least this much on a shared frame
 MIN_IOU = 0.5
-
-
-def _key(t: float) -> float:
-    return round(float(t), 6)
+#: farthest previous-chunk frame (seconds) compared with a warm-up frame
+MAX_DT = 0.25
 
 
 class Stitcher:
@@ -38,20 +38,24 @@ class Stitcher:
     ----------
     plan : sequence of Chunk
         The chunks, in time order.
-    min_iou : float
+    min_iou, max_dt : float
         See the module docstring.
     """
 
-    def __init__(self, plan: Sequence[Chunk], min_iou: float = MIN_IOU) -> None:
+    def __init__(
+        self, plan: Sequence[Chunk], min_iou: float = MIN_IOU, max_dt: float = MAX_DT
+    ) -> None:
         self.plan = list(plan)
         self.min_iou = min_iou
+        self.max_dt = max_dt
         self.next_id = 0
         self.n_frames = 0
         self.timestamps: list[float] = []
         self.infos: list[VideoInfo] = []
         self.id_maps: list[dict[int, int]] = []
-        #: time -> {video face id: box} of the previous chunk's frames the next one re-tracks
-        self._tail: dict[float, dict[int, np.ndarray]] = {}
+        #: (time, {video face id: box}) of the previous chunk's analysed frames that the
+        #: next chunk re-tracks, in time order
+        self._tail: list[tuple[float, dict[int, np.ndarray]]] = []
 
     def add(self, result: ChunkResult) -> Iterator[tuple[VideoFrame, list[FaceObservation]]]:
         """Kept frames of the next chunk with video-wide indices and face ids.
@@ -61,8 +65,8 @@ class Stitcher:
         frame : VideoFrame
             ``image`` is a read-only zero-size-stride placeholder of the decoded frame's
             shape (the pixels stay in the worker).
-        faces : list of FaceObservation
-            Sorted by face id.
+        faces : list of FaceObservation or None
+            Sorted by face id; None for a frame that was not analysed (frame stride).
         """
         chunk = result.chunk
         if chunk.index != len(self.infos):
@@ -73,10 +77,16 @@ class Stitcher:
         ids = self._match(warm)
         nxt = self.plan[chunk.index + 1] if chunk.index + 1 < len(self.plan) else None
         tail_from = np.inf if nxt is None or nxt.start_s is None else nxt.start_s
-        self._tail = {}
+        self._tail = []
         self.infos.append(result.info)
         self.id_maps.append(ids)
         for rec in kept:
+            frame = VideoFrame(self.n_frames, rec.timestamp, _placeholder(rec), rec.scale)
+            self.n_frames += 1
+            self.timestamps.append(rec.timestamp)
+            if rec.faces is None:
+                yield frame, None
+                continue
             faces = []
             for f in rec.faces:
                 if f.face_id not in ids:
@@ -87,19 +97,20 @@ class Stitcher:
                 )
             faces.sort(key=lambda o: o.face_id)
             if rec.timestamp >= tail_from:
-                self._tail[_key(rec.timestamp)] = {o.face_id: o.bbox for o in faces}
-            frame = VideoFrame(self.n_frames, rec.timestamp, _placeholder(rec), rec.scale)
-            self.n_frames += 1
-            self.timestamps.append(rec.timestamp)
+                self._tail.append((rec.timestamp, {o.face_id: o.bbox for o in faces}))
             yield frame, faces
 
     def _match(self, warm: list[FrameRecord]) -> dict[int, int]:
         """Chunk face id -> video face id, from the boxes of the shared warm-up frames."""
         votes: dict[tuple[int, int], int] = {}
+        times = np.asarray([t for t, _ in self._tail])
         for rec in warm:
-            before = self._tail.get(_key(rec.timestamp))
-            if not before:
+            if not rec.faces or not len(times):
                 continue
+            j = int(np.argmin(np.abs(times - rec.timestamp)))
+            if abs(times[j] - rec.timestamp) > self.max_dt:
+                continue
+            before = self._tail[j][1]
             for f in rec.faces:
                 for gid, box in before.items():
                     if box_iou(np.asarray(f.bbox), np.asarray(box)) > self.min_iou:

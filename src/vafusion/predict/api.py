@@ -36,6 +36,7 @@ from vafusion import __version__
 from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.log import get_logger, progress_bar
+from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.player import ReportOptions
 from vafusion.report.stress import StressConfig, stress_summary
@@ -122,7 +123,7 @@ def expand_videos(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     return found
 
 
-def load_model(model: Any = "default", *, smooth: bool = True):
+def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bool = True):
     """The model to predict with.
 
     Parameters
@@ -134,6 +135,10 @@ def load_model(model: Any = "default", *, smooth: bool = True):
     smooth : bool, default True
         Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
 
+    face_tracking : bool
+        Default model only: build its face tracker in this process now (False when
+        worker processes track the faces).
+
     Raises
     ------
     ModelError
@@ -144,7 +149,7 @@ def load_model(model: Any = "default", *, smooth: bool = True):
     if model is None or str(model) == "default":
         from vafusion.predict.default_model import DefaultModel
 
-        return DefaultModel()
+        return DefaultModel(face_tracking=face_tracking)
     from vafusion.predict.checkpoint_model import CheckpointModel
 
     return CheckpointModel(model, smooth=smooth)
@@ -189,6 +194,7 @@ def predict(
     jobs: int | None = None,
     stress: StressConfig | None = None,
     report: ReportOptions | None = None,
+    stride: int = 1,
 ):
     """Predict per-frame valence and arousal of one or several videos.
 
@@ -205,11 +211,16 @@ def predict(
     overlay : bool
         Also write ``<stem>_overlay.mp4`` (needs ``out``).
     jobs : int, optional
-        Videos processed in parallel (default: up to the number of cores).
+        Processes to use (default: the number of cores). Videos run side by side; a
+        single video is split into time chunks tracked in ``jobs`` worker processes
+        (:mod:`vafusion.parallel`) when the model supports it.
     stress : StressConfig, optional
         Thresholds of the stress summary.
     report : ReportOptions, optional
         How the HTML report carries the video (embedded by default).
+    stride : int, default 1
+        Analyse every ``stride``-th frame and interpolate the others (rows marked
+        ``interpolated``; see :mod:`vafusion.predict.stride` and docs/predict.md).
 
     Returns
     -------
@@ -235,7 +246,7 @@ def predict(
     if overlay and out is None:
         raise ConfigError("overlay=True needs an output folder (out=...)")
     results = run_predictions(
-        paths, out, model, face, overlay, jobs=jobs, stress=stress, report=report
+        paths, out, model, face, overlay, jobs=jobs, stress=stress, report=report, stride=stride
     )
     if single:
         if results[0].error:
@@ -257,6 +268,7 @@ def predict_to_folder(
     jobs: int | None = None,
     stress: StressConfig | None = None,
     report: ReportOptions | None = None,
+    stride: int = 1,
 ) -> list[VideoResult]:
     """Like :func:`predict` with ``out`` but never raises for a bad video.
 
@@ -274,6 +286,7 @@ def predict_to_folder(
         jobs=jobs,
         stress=stress,
         report=report,
+        stride=stride,
     )
 
 
@@ -287,12 +300,16 @@ def run_predictions(
     jobs: int | None = None,
     stress: StressConfig | None = None,
     report: ReportOptions | None = None,
+    stride: int = 1,
 ) -> list[VideoResult]:
     """Shared engine of :func:`predict` and :func:`predict_to_folder`.
 
     A model given by name or path is loaded, and each video predicted and written, in an
     isolated worker process per job (:mod:`vafusion.isolation`): a native crash on one
     file fails that file alone. A model object is used in this process.
+
+    A single video on several cores instead goes to :func:`predict_chunked`: its time
+    chunks are tracked in worker processes, which isolate the decoding the same way.
     """
     import queue
 
@@ -303,10 +320,17 @@ def run_predictions(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
+    stride = check_stride(stride)
+    if stride != 1 and not _supports(model, "supports_stride"):
+        raise ConfigError("--stride needs the default model (a checkpoint analyses every frame)")
+    cores = jobs or os.cpu_count() or 1
+    if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
+        args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
+        return [predict_chunked(*args, workers=cores, stride=stride, report=report)]
     isolate = model is None or isinstance(model, (str, os.PathLike))
     if not isolate:
         model = load_model(model)
-    n_jobs = max(1, min(len(paths), jobs or (os.cpu_count() or 1)))
+    n_jobs = max(1, min(len(paths), cores))
     workers: queue.Queue = queue.Queue()
     for _ in range(n_jobs):
         workers.put(IsolatedWorker(enabled=isolate))
@@ -314,7 +338,7 @@ def run_predictions(
     def one(i: int) -> VideoResult:
         worker = workers.get()
         try:
-            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, report)
+            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, report, stride)
             return worker.call(predict_one, *args, label=str(paths[i]))
         except MediaError as exc:  # the worker process died on this file
             return VideoResult(video=str(paths[i]), stem=stems[i], error=str(exc))
@@ -365,8 +389,13 @@ def predict_one(
     stress: StressConfig | None,
     overlay: bool,
     report: ReportOptions | None = None,
+    stride: int = 1,
+    pool: Any = None,
 ) -> VideoResult:
     """Predict one video and write its outputs; a bad video gives ``error``, not a raise.
+
+    ``stride`` and ``pool`` (a :class:`~vafusion.parallel.local.ChunkPool`) are passed to
+    the model's ``predict_video`` when they are not the defaults.
 
     Raises
     ------
@@ -378,8 +407,11 @@ def predict_one(
     try:
         # one core for torch per worker: the face tracker and the expression network of
         # a video already run in two threads, and several videos run side by side
+        extra: dict[str, Any] = {"pool": pool} if pool is not None else {}
+        if stride != 1:
+            extra["stride"] = stride
         with _torch_threads(1):
-            pred = model.predict_video(path, face=face)
+            pred = model.predict_video(path, face=face, **extra)
         pred.stats["model_load_s"] = load_s
         for w in pred.warnings:
             # "no face" was already logged by the face/expression extractor of this
@@ -396,6 +428,58 @@ def predict_one(
     except VafusionError as exc:
         res.error = str(exc) if exc.path else f"{path}: {exc}"
         log.debug("%s", res.error)
+    return res
+
+
+def _supports(model: Any, flag: str) -> bool:
+    """Whether ``model`` (a model object, or a name/path for :func:`load_model`) has ``flag``."""
+    if model is None or str(model) == "default":
+        from vafusion.predict.default_model import DefaultModel
+
+        return bool(getattr(DefaultModel, flag, False))
+    if isinstance(model, (str, os.PathLike)):
+        return False  # checkpoints: every frame, one process
+    return bool(getattr(model, flag, False))
+
+
+def predict_chunked(
+    model: Any,
+    path: Path,
+    stem: str,
+    out_dir: Path | None,
+    face: str | int,
+    stress: StressConfig | None,
+    overlay: bool,
+    *,
+    workers: int,
+    stride: int = 1,
+    report: ReportOptions | None = None,
+) -> VideoResult:
+    """:func:`predict_one` with the video's time chunks tracked in ``workers`` processes.
+
+    The worker processes start first, so they load their face trackers while this
+    process loads the rest of the model. A worker that dies (native crash) fails the video
+    with one :class:`~vafusion.errors.MediaError` line, as in an isolated worker.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    from vafusion.parallel.local import ChunkPool
+
+    t0 = time.perf_counter()
+    with (
+        ChunkPool(workers, getattr(model, "tracker_config", None)).start() as pool,
+        progress_bar("videos", total=1, unit="videos") as done,
+    ):
+        if model is None or isinstance(model, (str, os.PathLike)):
+            model = load_model(model, face_tracking=False)
+            model.load_s = getattr(model, "load_s", time.perf_counter() - t0)
+        try:
+            args = (model, path, stem, out_dir, face, stress, overlay, report, stride, pool)
+            res = predict_one(*args)
+        except BrokenProcessPool:
+            msg = "a decoding process died (native crash?); damaged or unsupported file?"
+            res = VideoResult(video=str(path), stem=stem, error=str(MediaError(msg, path)))
+        done()
     return res
 
 

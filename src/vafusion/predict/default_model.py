@@ -88,6 +88,10 @@ class DefaultModel:
     config : DefaultModelConfig, optional
     tracker_config : TrackerConfig, optional
         Face tracking settings (defaults of :class:`vafusion.faces.tracker.TrackerConfig`).
+    face_tracking : bool
+        Build and warm up a face tracker in this process now (False: when worker
+        processes of a :class:`~vafusion.parallel.local.ChunkPool` track the faces; a
+        tracker is still built on first need).
 
     Examples
     --------
@@ -98,8 +102,17 @@ class DefaultModel:
 
     name = "default"
     description = DESCRIPTION
+    #: predict_video accepts ``pool`` (chunks in worker processes) and ``stride``
+    supports_chunks = True
+    supports_stride = True
 
-    def __init__(self, config: DefaultModelConfig | None = None, tracker_config=None) -> None:
+    def __init__(
+        self,
+        config: DefaultModelConfig | None = None,
+        tracker_config=None,
+        *,
+        face_tracking: bool = True,
+    ) -> None:
         from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
         from vafusion.extraction import DecoderConfig, Pipeline, PipelineConfig
         from vafusion.extraction.pipeline import PipelinePool
@@ -120,7 +133,10 @@ class DefaultModel:
         if tuple(self.backbone.class_names) != EMOTIONS:
             raise ConfigError(f"default model needs the FER2013 classes {EMOTIONS}")
         first = Pipeline(self.pipeline_config, feature_sets={"expression": self.expression})
-        self.warm_up(first.tracker)
+        if face_tracking:
+            self.warm_up(first.tracker)
+        else:  # tracking runs in chunk worker processes: warm up the network only
+            self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
         self.pipelines = PipelinePool(first)
         self.load_s = time.perf_counter() - t0
 
@@ -156,7 +172,14 @@ class DefaultModel:
         """(N, 7) class probabilities -> (N, 2) raw (unsmoothed) valence/arousal."""
         return probabilities_to_va(probs, self.config.circumplex)
 
-    def predict_video(self, path: str | os.PathLike, face: str | int = "main") -> VideoPrediction:
+    def predict_video(
+        self,
+        path: str | os.PathLike,
+        face: str | int = "main",
+        *,
+        pool=None,
+        stride: int = 1,
+    ) -> VideoPrediction:
         """Predict per-frame valence/arousal of one video (one decode pass, streaming).
 
         Parameters
@@ -164,20 +187,34 @@ class DefaultModel:
         path : str or PathLike
         face : {"main", "left", "right", "all"} or int
             Which face(s) to report (see :func:`vafusion.faces.subjects.choose_track`).
+        pool : ChunkPool, optional
+            Track the video in time chunks in these worker processes
+            (:func:`vafusion.parallel.local.process_chunked`).
+        stride : int
+            Analyse every ``stride``-th frame and interpolate the others
+            (:mod:`vafusion.predict.stride`).
 
         Returns
         -------
         VideoPrediction
         """
+        from vafusion.parallel.local import Strided, process_chunked
         from vafusion.predict.boxes import BoxRecorder
+        from vafusion.predict.stride import AnalysedFrames, check_stride
 
+        stride = check_stride(stride)
         boxes = BoxRecorder()
+        extra = [boxes] + ([AnalysedFrames()] if stride > 1 else [])
         t0 = time.perf_counter()
         with self.pipelines.acquire() as pipe:
-            result = pipe.process(path, extra=[boxes])
+            if pool is not None:
+                result = process_chunked(pipe, path, pool, extra=extra, stride=stride)
+            else:
+                result = pipe.process(Strided(pipe.source(path), stride), extra=extra)
         info, tables = result.info, result.tables
         t_features = time.perf_counter() - t0
-        faces, warnings = self.curves(tables["expression"], tables[boxes.name], face)
+        analysed = tables.get(AnalysedFrames.name)
+        faces, warnings = self.curves(tables["expression"], tables[boxes.name], face, analysed)
         table = tables["expression"]
         stats = {
             "process_s": time.perf_counter() - t0,
@@ -187,7 +224,9 @@ class DefaultModel:
         }
         return VideoPrediction(info, tables[boxes.name].meta["timestamps"], faces, stats, warnings)
 
-    def curves(self, table, boxes, face: str | int) -> tuple[list[FaceCurve], list[str]]:
+    def curves(
+        self, table, boxes, face: str | int, analysed=None
+    ) -> tuple[list[FaceCurve], list[str]]:
         """Per-face valence/arousal curves from a long-form expression table.
 
         Parameters
@@ -197,6 +236,9 @@ class DefaultModel:
         boxes : FeatureTable
             :class:`~vafusion.predict.boxes.BoxRecorder` table of the same pass.
         face : {"main", "left", "right", "all"} or int
+        analysed : FeatureTable, optional
+            :class:`~vafusion.predict.stride.AnalysedFrames` table of a strided pass: the
+            frames between analysed ones are interpolated (``FaceCurve.interpolated``).
 
         Returns
         -------
@@ -206,6 +248,7 @@ class DefaultModel:
         """
         from vafusion.faces.subjects import choose_track, select_face
         from vafusion.predict.boxes import dense_boxes
+        from vafusion.predict.stride import interpolate_between
 
         ts = np.asarray(boxes.meta["timestamps"], dtype=np.float64)
         n = len(ts)
@@ -226,10 +269,19 @@ class DefaultModel:
             probs = np.full((n, len(cols)), np.nan, np.float32)
             probs[valid] = dense.values[valid][:, cols]
             raw[valid] = self.probabilities_to_va(probs[valid])
+            bbox = dense_boxes(boxes, fid, n)
+            filled = None
+            if analysed is not None:
+                done = np.zeros(n, bool)
+                done[analysed.frame] = True
+                seen = valid.copy()
+                raw, filled = interpolate_between(raw, ts, seen, done)
+                bbox = interpolate_between(bbox, ts, seen, done)[0].astype(np.float32)
+                valid = seen | filled
             va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
             va[~valid] = np.nan
             va = np.clip(va, -1, 1).astype(np.float32)
-            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n), probs))
+            faces.append(FaceCurve(fid, valid, va, bbox, probs, interpolated=filled))
         warnings = []
         if not faces:
             faces = [
@@ -238,6 +290,7 @@ class DefaultModel:
                     np.zeros(n, bool),
                     np.full((n, 2), np.nan, np.float32),
                     np.full((n, 4), np.nan, np.float32),
+                    interpolated=None if analysed is None else np.zeros(n, bool),
                 )
             ]
             if ids:
