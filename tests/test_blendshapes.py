@@ -114,12 +114,16 @@ def test_same_scores_as_mediapipe_from_its_own_mesh(model, tasks_reference):
 
 
 @pytest.mark.slow
-def test_batch_equals_one_by_one(model, tasks_reference):
+def test_batch_and_scale_invariance(model, tasks_reference):
     _, meshes = tasks_reference
     batch = np.stack([meshes[f] for f in sorted(meshes)[:40]])
     one = np.concatenate([model(m[None]) for m in batch])
     np.testing.assert_allclose(model(batch), one, atol=1e-4)
     assert model(batch[:0]).shape == (0, 52)
+    # blind to translation and uniform scale (the decoder's downscaling does not matter)
+    np.testing.assert_allclose(model(batch * 0.37 + 12.0), model(batch), atol=1e-4)
+    # but not to the aspect: normalised (x / W, y / H) coordinates would be wrong
+    assert np.abs(model(batch / [640.0, 360.0, 1.0]) - model(batch)).max() > 0.05
 
 
 @pytest.mark.slow

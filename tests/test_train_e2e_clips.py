@@ -136,7 +136,7 @@ def test_metrics_json_matches_prediction_files(e2e):
     )
     # the run itself: 2 epochs logged, both checkpoints
     log = _read_csv(e2e["run"] / "log.csv")
-    assert [int(r["epoch"]) for r in log] == [0, 1]
+    assert [int(r["epoch"]) for r in log] == [1, 2]  # counted from 1, as on the console
     assert (e2e["run"] / "best.pt").is_file() and (e2e["run"] / "last.pt").is_file()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from vafusion.cli import app, examples
+from vafusion.cli import alias, app, examples
 from vafusion.errors import ConfigError
 
 _PREDICT_EPILOG = examples(
@@ -38,6 +38,7 @@ def predict_cmd(
         "-j",
         help="Processes (0: one per core); one video is split into time chunks over them.",
     ),
+    workers: int = typer.Option(None, "--workers", "-w", hidden=True),  # as extract's old name
     stride: int = typer.Option(
         1, "--stride", help="Analyse every k-th frame, interpolate the rest (rows marked)."
     ),
@@ -92,7 +93,7 @@ def predict_cmd(
         mdl,
         face,
         overlay,
-        jobs=jobs or None,
+        jobs=alias(jobs or None, workers, "--jobs", "--workers"),
         stress=stress,
         report=report,
         stride=stride,

@@ -40,10 +40,11 @@ def _config(config: Path | None, **overrides):
 def train_cmd(
     data: Path = typer.Option(..., "--data", help="Dataset root (Aff-Wild2 layout...)."),
     features: Path = typer.Option(..., "--features", help="Feature store."),
-    out: Path = typer.Option(..., "--out", help="Run folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder."),
     model: str | None = typer.Option(
         None,
         "--model",
+        "-m",
         help="fusion-gru (default), fusion-bilstm, audio, expression, blendshapes, "
         "facepose or a '+'-joined set such as audio+blendshapes+facepose.",
     ),  # fmt: skip
@@ -71,7 +72,7 @@ def train_cmd(
     m = result.best_metrics
     if m and m.get("ccc_mean") == m.get("ccc_mean"):
         typer.echo(
-            f"best epoch {result.best_epoch + 1}: validation CCC {m['ccc_mean']:.4f} "
+            f"best epoch {result.best_epoch}: validation CCC {m['ccc_mean']:.4f} "
             f"(valence {m['ccc_valence']:.4f}, arousal {m['ccc_arousal']:.4f}) -> {out}"
         )
     else:
@@ -87,8 +88,10 @@ def evaluate_cmd(
     run: Path = typer.Argument(..., help="Run folder (best.pt) or checkpoint file."),
     data: Path = typer.Option(..., "--data", help="Dataset root."),
     features: Path = typer.Option(..., "--features", help="Feature store."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
-    split: str = typer.Option("validation", "--split", help="validation, train or test."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
+    split: str = typer.Option(
+        "validation", "--split", help="validation (or val), train or test; files say 'val'."
+    ),
     smooth: bool = typer.Option(
         True,
         "--smooth/--no-smooth",
@@ -120,7 +123,7 @@ def evaluate_cmd(
 def ablate_cmd(
     data: Path = typer.Option(..., "--data", help="Dataset root."),
     features: Path = typer.Option(..., "--features", help="Feature store."),
-    out: Path = typer.Option(..., "--out", help="Output folder."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder."),
     models: str | None = typer.Option(
         None,
         "--models",
@@ -130,13 +133,21 @@ def ablate_cmd(
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs per model."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch."),
     seed: int | None = typer.Option(None, "--seed", help="Random seed."),
+    lr: float | None = typer.Option(None, "--lr", help="Learning rate (default 1e-4)."),
+    loss: str | None = typer.Option(None, "--loss", help="mse (default), ccc or mse+ccc."),
+    patience: int | None = typer.Option(None, "--patience", help="Early-stopping patience."),
     config: Path | None = typer.Option(None, "--config", help="YAML TrainConfig."),
     resume: bool = typer.Option(False, "--resume", help="Resume each model's run."),
+    device: str | None = typer.Option(None, "--device", help="cpu (default) or cuda."),
+    in_memory: bool | None = typer.Option(None, "--data-in-memory/--data-mmap", help=_MEMORY_HELP),
 ) -> None:
     """Train and evaluate audio-only, video-only and fusion models (the paper's Table I)."""
     from vafusion.train import ablate
 
-    cfg = _config(config, epochs=epochs, batch_size=batch_size, seed=seed)
+    cfg = _config(
+        config, epochs=epochs, batch_size=batch_size, seed=seed, lr=lr, loss=loss,
+        patience=patience, device=device, data_memory=_memory(in_memory),
+    )  # fmt: skip
     chosen = tuple(m.strip() for m in models.split(",")) if models else None
     ablate(cfg, data, features, out, models=chosen, resume=resume)
     typer.echo((out / "table1.md").read_text())

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +200,8 @@ def track_chunk(
     tracker_config: Any = None,
     max_side: int | None = 1280,
     stride: int = 1,
+    on_batch: Callable[[list[FrameRecord]], None] | None = None,
+    batch_frames: int = 16,
 ) -> ChunkResult:
     """Decode one chunk (warm-up included) and track its faces.
 
@@ -211,6 +214,10 @@ def track_chunk(
         Decoder downscaling, as in :func:`vafusion.io.media.scan`.
     stride : int
         Track only every ``stride``-th frame of the chunk (the others get ``faces=None``).
+    on_batch : callable, optional
+        Called with every ``batch_frames`` new frame records as they are made (streaming);
+        the returned ``frames`` are then empty.
+    batch_frames : int
 
     Returns
     -------
@@ -229,6 +236,9 @@ def track_chunk(
             ]
         h, w = frame.image.shape[:2]
         frames.append(FrameRecord(frame.timestamp, (h, w), frame.scale, faces))
+        if on_batch is not None and len(frames) >= batch_frames:
+            on_batch(frames[:])
+            frames.clear()
 
     try:
         info, _ = scan(
@@ -236,4 +246,7 @@ def track_chunk(
         )
     finally:
         tracker.reset()
+    if on_batch is not None and frames:
+        on_batch(frames[:])
+        frames.clear()
     return ChunkResult(chunk, info, frames)

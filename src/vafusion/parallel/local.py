@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,7 +39,6 @@ from vafusion.parallel.chunks import (
     MAX_CHUNK_S,
     WARMUP_S,
     Chunk,
-    ChunkResult,
     plan_chunks,
     track_chunk,
     worker_tracker,
@@ -53,12 +54,35 @@ log = get_logger("parallel")
 _THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _init_worker(tracker_config: Any) -> None:
+#: this worker process's queue back to the pool's owner (set by :func:`_init_worker`)
+_QUEUE: Any = None
+
+
+def _init_worker(tracker_config: Any, results: Any) -> None:
     """Worker start-up (once per process): build and warm up the face tracker."""
     import cv2
 
+    global _QUEUE
+    _QUEUE = results
     cv2.setNumThreads(1)
     worker_tracker(tracker_config)
+
+
+def _stream_chunk(run: str, path: str, chunk: Chunk, tracker_config: Any, max_side, stride):
+    """Track one chunk, sending its frame records through the pool's queue as they come.
+
+    The batches go to the queue tagged ``(run, chunk index)``, then ``None`` (the end
+    marker, after every batch on the same queue); returns the range's VideoInfo.
+    """
+
+    def send(batch: list) -> None:
+        _QUEUE.put((run, chunk.index, batch))
+
+    try:
+        result = track_chunk(path, chunk, tracker_config, max_side, stride, on_batch=send)
+    finally:
+        _QUEUE.put((run, chunk.index, None))
+    return result.info
 
 
 class ChunkPool:
@@ -91,49 +115,91 @@ class ChunkPool:
             ctx.set_forkserver_preload(["vafusion.parallel.chunks", "cv2", "mediapipe"])
         for k, v in _THREAD_ENV.items():
             os.environ.setdefault(k, v)
+        self._queue = ctx.Queue()
         self._executor = ProcessPoolExecutor(
-            self.workers, mp_context=ctx, initializer=_init_worker, initargs=(tracker_config,)
+            self.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(tracker_config, self._queue),
         )
 
     def start(self) -> ChunkPool:
         """Start the workers now (they load their models while this process goes on)."""
-        for _ in range(self.workers):
-            self._executor.submit(os.getpid)
+        self._started = [self._executor.submit(os.getpid) for _ in range(self.workers)]
         return self
 
-    def results(
+    def wait_ready(self) -> ChunkPool:
+        """Block until every worker has started and loaded its models."""
+        for f in getattr(self, "_started", None) or self.start()._started:
+            f.result()
+        return self
+
+    def stream(
         self,
         path: str | os.PathLike,
         plan: Sequence[Chunk],
         max_side: int | None,
         stride: int = 1,
-    ) -> Iterator[ChunkResult]:
-        """Track every chunk of ``plan``; yield the results in plan order.
+    ) -> Iterator[tuple[str, Any]]:
+        """Track every chunk of ``plan``; yield their frames in plan order as they come.
 
-        At most ``workers + 1`` chunks are in flight, so memory stays bounded by a few
-        chunks whatever the video's length.
+        Yields ``("begin", chunk)``, then ``("frames", [FrameRecord, ...])`` batches, then
+        ``("end", info)`` for each chunk in turn, so the caller consumes chunk 0 while the
+        workers still track the others. At most ``workers + 1`` chunks are in flight, so
+        memory stays bounded by a few chunks whatever the video's length. One video at a
+        time per pool.
+
+        Raises
+        ------
+        Exception
+            What a worker raised (e.g. :class:`~vafusion.errors.MediaError`), or
+            ``BrokenProcessPool`` if a worker process died.
         """
-        pending: deque[Future] = deque()
+        run = uuid.uuid4().hex
+        futures: dict[int, Future] = {}
+        buffers: dict[int, deque] = {c.index: deque() for c in plan}
         todo = iter(plan)
 
-        def submit(chunk: Chunk) -> None:
-            args = (str(path), chunk, self.tracker_config, max_side, stride)
-            pending.append(self._executor.submit(track_chunk, *args))
+        def submit() -> None:
+            chunk = next(todo, None)
+            if chunk is not None:
+                args = (run, str(path), chunk, self.tracker_config, max_side, stride)
+                futures[chunk.index] = self._executor.submit(_stream_chunk, *args)
 
-        for chunk in todo:
-            submit(chunk)
-            if len(pending) > self.workers:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                submit(nxt)
-            yield result
+        for _ in range(self.workers + 1):
+            submit()
+        try:
+            for chunk in plan:
+                yield "begin", chunk
+                while True:
+                    while not buffers[chunk.index]:
+                        self._receive(run, buffers, futures[chunk.index])
+                    batch = buffers[chunk.index].popleft()
+                    if batch is None:
+                        break
+                    yield "frames", batch
+                info = futures.pop(chunk.index).result()
+                submit()
+                yield "end", info
+        finally:
+            for fut in futures.values():
+                fut.cancel()
+
+    def _receive(self, run: str, buffers: dict[int, deque], current: Future) -> None:
+        """Move the next queued batch into ``buffers``; raise if ``current`` failed."""
+        try:
+            tag, index, batch = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            if current.done() and current.exception() is not None:
+                raise current.exception() from None
+            return
+        if tag == run:
+            buffers[index].append(batch)
 
     def close(self) -> None:
         """Stop the worker processes."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._queue.close()
 
     def __enter__(self) -> ChunkPool:
         return self
@@ -232,8 +298,12 @@ def process_chunked(
     feeds = [accs[n] for n, fs in pipeline.sets.items() if fs.needs_frames] + list(extra)
     stitcher = Stitcher(plan)
     with progress_bar(os.path.basename(str(path)), unit="frames") as advance:
-        for result in pool.results(path, plan, max_side, stride):
-            for frame, observations in stitcher.add(result):
+        for kind, item in pool.stream(path, plan, max_side, stride):
+            if kind == "begin":
+                stitcher.begin(item)
+                continue
+            frames = stitcher.feed(item) if kind == "frames" else stitcher.end(item)
+            for frame, observations in frames:
                 if observations is not None:
                     for acc in feeds:
                         acc.push(frame, observations)

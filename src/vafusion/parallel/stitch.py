@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,6 +61,8 @@ class Stitcher:
     def add(self, result: ChunkResult) -> Iterator[tuple[VideoFrame, list[FaceObservation]]]:
         """Kept frames of the next chunk with video-wide indices and face ids.
 
+        The same as :meth:`begin`, :meth:`feed` of all its frames and :meth:`end`.
+
         Yields
         ------
         frame : VideoFrame
@@ -68,37 +71,58 @@ class Stitcher:
         faces : list of FaceObservation or None
             Sorted by face id; None for a frame that was not analysed (frame stride).
         """
-        chunk = result.chunk
+        self.begin(result.chunk)
+        yield from self.feed(result.frames)
+        yield from self.end(result.info)
+
+    def begin(self, chunk: Chunk) -> None:
+        """Start the next chunk (chunks must come in plan order)."""
         if chunk.index != len(self.infos):
             raise ValueError(f"chunk {chunk.index} given out of order")
-        keep = -np.inf if chunk.keep_s is None else chunk.keep_s
-        warm = [r for r in result.frames if r.timestamp < keep]
-        kept = [r for r in result.frames if r.timestamp >= keep]
-        ids = self._match(warm)
+        self._chunk = chunk
+        self._keep = -np.inf if chunk.keep_s is None else chunk.keep_s
         nxt = self.plan[chunk.index + 1] if chunk.index + 1 < len(self.plan) else None
-        tail_from = np.inf if nxt is None or nxt.start_s is None else nxt.start_s
-        self._tail = []
-        self.infos.append(result.info)
-        self.id_maps.append(ids)
-        for rec in kept:
-            frame = VideoFrame(self.n_frames, rec.timestamp, _placeholder(rec), rec.scale)
-            self.n_frames += 1
-            self.timestamps.append(rec.timestamp)
-            if rec.faces is None:
-                yield frame, None
-                continue
-            faces = []
-            for f in rec.faces:
-                if f.face_id not in ids:
-                    ids[f.face_id] = self.next_id
-                    self.next_id += 1
-                faces.append(
-                    FaceObservation(ids[f.face_id], f.bbox, f.landmarks, f.aligned, f.score)
-                )
-            faces.sort(key=lambda o: o.face_id)
-            if rec.timestamp >= tail_from:
-                self._tail.append((rec.timestamp, {o.face_id: o.bbox for o in faces}))
-            yield frame, faces
+        self._tail_from = np.inf if nxt is None or nxt.start_s is None else nxt.start_s
+        self._warm: list[FrameRecord] = []
+        self._ids: dict[int, int] | None = None
+        self._new_tail: list[tuple[float, dict[int, np.ndarray]]] = []
+
+    def feed(self, frames: Sequence[FrameRecord]) -> Iterator[tuple[VideoFrame, Any]]:
+        """The next frames of the current chunk, in time order (see :meth:`add`)."""
+        for rec in frames:
+            if self._ids is None:
+                if rec.timestamp < self._keep:
+                    self._warm.append(rec)
+                    continue
+                self._ids = self._match(self._warm)
+                self._warm = []
+            yield self._kept(rec, self._ids)
+
+    def end(self, info: VideoInfo) -> Iterator[tuple[VideoFrame, Any]]:
+        """Finish the current chunk (``info``: of its decoded range)."""
+        if self._ids is None:  # no kept frame at all
+            self._ids = self._match(self._warm)
+        self.infos.append(info)
+        self.id_maps.append(self._ids)
+        self._tail = self._new_tail
+        return iter(())
+
+    def _kept(self, rec: FrameRecord, ids: dict[int, int]) -> tuple[VideoFrame, Any]:
+        frame = VideoFrame(self.n_frames, rec.timestamp, _placeholder(rec), rec.scale)
+        self.n_frames += 1
+        self.timestamps.append(rec.timestamp)
+        if rec.faces is None:
+            return frame, None
+        faces = []
+        for f in rec.faces:
+            if f.face_id not in ids:
+                ids[f.face_id] = self.next_id
+                self.next_id += 1
+            faces.append(FaceObservation(ids[f.face_id], f.bbox, f.landmarks, f.aligned, f.score))
+        faces.sort(key=lambda o: o.face_id)
+        if rec.timestamp >= self._tail_from:
+            self._new_tail.append((rec.timestamp, {o.face_id: o.bbox for o in faces}))
+        return frame, faces
 
     def _match(self, warm: list[FrameRecord]) -> dict[int, int]:
         """Chunk face id -> video face id, from the boxes of the shared warm-up frames."""

@@ -623,7 +623,10 @@ def write_outputs(
         df = pred.to_frame()
         csv = df.to_csv(index=False, na_rep="NaN", float_format="%.5f")
         atomic_write_text(paths["csv"], csv)
-        png = va_figure(df.reset_index(drop=True), title=Path(pred.info.path).name)
+        episodes = [tuple(e) for f in summary["faces"] for e in f["stress"].get("episodes", [])]
+        png = va_figure(
+            df.reset_index(drop=True), title=Path(pred.info.path).name, episodes=episodes
+        )
         atomic_write_bytes(paths["png"], png)
         grabbed = grabbing.result()
     html_summary = json.loads(json.dumps(summary))

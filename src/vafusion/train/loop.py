@@ -76,7 +76,8 @@ class RunResult:
     run_dir : Path
         Run folder (``best.pt``, ``last.pt``, ``log.csv``, ``config.yaml``, ``result.json``).
     best_epoch : int
-        0-based epoch of the best validation CCC (the last epoch without validation data).
+        Epoch of the best validation CCC, counted from 1 as on the console, in ``log.csv``
+        and ``result.json`` (the last epoch without validation data).
     best_metrics : dict
         Validation ``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` at ``best_epoch``.
     epochs_run : int
@@ -359,7 +360,7 @@ def _fit(
         )
         seconds = time.perf_counter() - t0
         row = {
-            "epoch": epoch,
+            "epoch": epoch + 1,  # counted from 1, as on the console
             "train_loss": loss_sum / max(steps, 1),
             "val_ccc_valence": vals[0],
             "val_ccc_arousal": vals[1],
@@ -371,7 +372,7 @@ def _fit(
         score = row["val_ccc_mean"] if has_val else float(epoch)
         improved = score > state["best"]
         if improved:
-            state.update(best=score, best_epoch=epoch, bad=0)
+            state.update(best=score, best_epoch=epoch + 1, bad=0)
             state["best_metrics"] = {
                 "ccc_valence": vals[0],
                 "ccc_arousal": vals[1],
