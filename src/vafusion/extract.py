@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from vafusion.errors import ConfigError, MediaError, VafusionError
-from vafusion.log import get_logger, progress_bar
+from vafusion.log import captured_warnings, get_logger, progress_bar
 
 log = get_logger("extract")
 
@@ -447,7 +447,20 @@ def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
     return {"video": video_name(path), "status": "failed", "n_frames": 0, "error": error}
 
 
+def extract_one_reporting(*args: Any, **kwargs: Any) -> dict:
+    """:func:`extract_one` on a Dask worker; its warnings travel back in ``r["warnings"]``.
+
+    A worker's stderr is not the user's (a remote scheduler's workers run elsewhere), so
+    the client logs the warnings again (:func:`_log_result`).
+    """
+    with captured_warnings() as warnings:
+        r = extract_one(*args, **kwargs)
+    return {**r, "warnings": warnings}
+
+
 def _log_result(r: dict, i: int, n: int) -> None:
+    for w in r.get("warnings", ()):  # raised on a Dask worker
+        log.warning("%s", w)
     if r["status"] == "done":
         log.info("[%d/%d] %s: %d frames", i, n, r["video"], r["n_frames"])
     else:
@@ -478,7 +491,7 @@ def _run_dask(todo, store_root, configs, workers, scheduler, max_side):
         futures = {}
         for path, sets in todo:
             fut = client.submit(
-                extract_one,
+                extract_one_reporting,
                 str(path),
                 store_root,
                 list(sets),

@@ -59,6 +59,14 @@ def predict_cmd(
         help="Checkpoint models: apply the output smoothing the checkpoint carries (default) "
         "or show raw outputs.",
     ),
+    fmt: str = typer.Option(
+        "report",
+        "--format",
+        "-f",
+        help="report (csv, png, html, json per video) or abaw (only the challenge's "
+        "submission file <stem>.txt per video; with --face left/right, <stem>_left.txt / "
+        "<stem>_right.txt).",
+    ),
     link_video: bool = typer.Option(
         False, "--link-video", help="Report: link the video (relative path), do not embed it."
     ),
@@ -77,34 +85,40 @@ def predict_cmd(
         return
     if not videos:
         raise ConfigError("no video given (see 'vafusion predict --help')")
-    from vafusion.predict.api import expand_videos, load_model, predict_to_folder
+    from vafusion.predict.api import expand_videos, load_model, predict_to_abaw, predict_to_folder
     from vafusion.report.player import ReportOptions
     from vafusion.report.stress import StressConfig
 
+    if fmt not in ("report", "abaw"):
+        raise ConfigError(f"--format must be report or abaw, got {fmt!r}")
     if link_video and no_video:
         raise ConfigError("give either --link-video or --no-video, not both")
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
     mode = "none" if no_video else ("link" if link_video else "embed")
     report = ReportOptions(video=mode, max_embed_mb=max_embed_mb)
     mdl = model if model == "default" else load_model(model, smooth=smooth)
-    results = predict_to_folder(
-        expand_videos(videos),
-        out,
-        mdl,
-        face,
-        overlay,
-        jobs=alias(jobs or None, workers, "--jobs", "--workers"),
-        stress=stress,
-        report=report,
-        stride=stride,
-    )
+    n_jobs = alias(jobs or None, workers, "--jobs", "--workers")
+    if fmt == "abaw":
+        results = predict_to_abaw(expand_videos(videos), out, mdl, face, jobs=n_jobs, stride=stride)
+    else:
+        results = predict_to_folder(
+            expand_videos(videos),
+            out,
+            mdl,
+            face,
+            overlay,
+            jobs=n_jobs,
+            stress=stress,
+            report=report,
+            stride=stride,
+        )
     failed = 0
     for r in results:
         if r.error:
             failed += 1
             print(f"error: {r.error}", file=sys.stderr)
         else:
-            print(f"{r.video}: {r.outputs['html']}")
+            print(f"{r.video}: {r.outputs.get('html') or r.outputs.get('abaw')}")
     if failed:
         raise typer.Exit(1)
 

@@ -16,7 +16,7 @@ import numpy as np
 from vafusion.errors import VafusionError
 
 
-@dataclass
+@dataclass(repr=False)
 class FeatureTable:
     """Per-frame features of one extractor for one video.
 
@@ -66,6 +66,22 @@ class FeatureTable:
         for attr in ("timestamp", "valid") + (("face_id",) if self.face_id is not None else ()):
             if len(getattr(self, attr)) != n:
                 raise VafusionError(f"feature table {self.name!r}: {attr} has wrong length")
+
+    def __repr__(self) -> str:
+        """One line: name, shape, valid share, faces, time span, first columns (no arrays)."""
+        n = self.n_rows
+        cols = ", ".join(self.columns[:3]) + (", ..." if self.dim > 3 else "")
+        faces = ""
+        if self.face_id is not None:
+            faces = f", faces={len(np.unique(self.face_id[self.face_id >= 0]))}"
+        span = f"{self.timestamp[0]:.2f}-{self.timestamp[-1]:.2f} s" if n else "empty"
+        valid = f"{self.valid.mean():.0%}" if n else "-"
+        return (
+            f"FeatureTable({self.name!r}, rows={n}, dim={self.dim}, valid={valid}{faces}, "
+            f"{span}, columns=[{cols}])"
+        )
+
+    __str__ = __repr__
 
     @property
     def n_rows(self) -> int:

@@ -284,6 +284,43 @@ def predict_to_folder(
     )
 
 
+def predict_to_abaw(
+    videos: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    model: Any = "default",
+    face: str = "main",
+    *,
+    jobs: int | None = None,
+    stride: int = 1,
+) -> list[VideoResult]:
+    """Predict and write only the ABAW challenge's submission files (no report).
+
+    One ``out/<stem>[_left|_right].txt`` per video (:mod:`vafusion.datasets.abaw`: header
+    ``valence,arousal``, one line per decoded frame; frames without the face filled).
+
+    Parameters
+    ----------
+    face : {"main", "left", "right"}
+        The subject; ``left`` / ``right`` add the suffix Aff-Wild2 uses for two annotated
+        people in one video.
+
+    Returns
+    -------
+    list of VideoResult
+        ``outputs["abaw"]`` is the file; failed videos have ``error`` set.
+    """
+    from vafusion.datasets.abaw import abaw_name, write_prediction_abaw
+
+    abaw_name("x", parse_face(face))  # refuse "all" / face ids before any work
+    results = run_predictions(
+        [Path(v) for v in videos], None, model, face, False, jobs=jobs, stride=stride
+    )
+    for r in results:
+        if r.prediction is not None:
+            r.outputs["abaw"] = write_prediction_abaw(r.prediction, out, r.stem, face)
+    return results
+
+
 def run_predictions(
     paths: list[Path],
     out: str | os.PathLike | None,
@@ -320,7 +357,8 @@ def run_predictions(
     cores = jobs or os.cpu_count() or 1
     if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
         args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
-        return [predict_chunked(*args, workers=cores, stride=stride, report=report)]
+        results = [predict_chunked(*args, workers=cores, stride=stride, report=report)]
+        return _with_index(results, out_dir)
     isolate = model is None or isinstance(model, (str, os.PathLike))
     if not isolate:
         model = load_model(model)
@@ -350,11 +388,16 @@ def run_predictions(
     finally:
         while not workers.empty():
             workers.get().close()
+    return _with_index(results, out_dir)
+
+
+def _with_index(results: list[VideoResult], out_dir: Path | None) -> list[VideoResult]:
+    """Write ``index.html`` and ``summary.csv`` of the run into ``out_dir`` (if any)."""
     if out_dir is not None and results:
         from vafusion.report.index import write_index
 
         index = write_index(results, out_dir)["index"]
-        log.info("summary of %d videos: %s", len(results), index)
+        log.info("summary of %d video(s): %s", len(results), index)
     return results
 
 
