@@ -87,7 +87,8 @@ def test_dask_chunk_tasks_equal_the_local_pool(runs, sample_clip):
         chunks = DaskChunks(client)
         # models loaded once per worker process, before any task
         assert set(client.run(_trackers_loaded).values()) == {1}
-        _, dask = extract_features_chunked(sample_clip, [make_extractor("expression")], chunks)
+        with Pipeline("expression") as pipe:
+            dask = process_chunked(pipe, sample_clip, chunks).tables
         assert set(client.run(_trackers_loaded).values()) == {1}  # reused, not rebuilt
     a, b = local["expression"], dask["expression"]
     np.testing.assert_array_equal(a.frame, b.frame)
