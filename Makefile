@@ -50,6 +50,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_blendshapes.py --repeat 5
 	$(BIN)/python benchmarks/bench_expression.py --repeat 2
 	$(BIN)/python benchmarks/bench_predict.py --repeat 3 --live-rounds 2
+	$(BIN)/python benchmarks/bench_report.py --repeat 3
 	$(BIN)/python benchmarks/bench_store.py --scale 0.1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 2
