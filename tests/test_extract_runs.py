@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vafusion.extract import extract, find_inputs
+from vafusion.datasets.inputs import find_inputs
+from vafusion.extraction import extract
 from vafusion.features.audio import AudioConfig
 from vafusion.store import FeatureStore
 
