@@ -245,7 +245,9 @@ def test_unreadable_file_in_a_batch(locked):
     lines = error_lines(p.stderr)
     assert len(lines) == 1 and "locked.mp4" in lines[0] and "permission denied" in lines[0].lower()
     assert sorted(f.name for f in out.iterdir()) == [
-        f"good.{e}" for e in ("csv", "html", "json", "png")
+        *(f"good.{e}" for e in ("csv", "html", "json", "png")),
+        "index.html",
+        "summary.csv",
     ]
 
 
@@ -409,6 +411,7 @@ def test_predict(predicted, case):
 def test_predict_output_folder_is_clean(predicted):
     _, out = predicted
     allowed = {f"{_stem(k)}.{e}" for k in BATCH for e in ("csv", "html", "json", "png")}
+    allowed |= {"index.html", "summary.csv"}  # the run's summary of all its videos
     names = {f.name for f in out.iterdir()}
     assert names <= allowed, names - allowed
     assert not [n for n in names if n.startswith(".")]
