@@ -123,10 +123,11 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     and for frame-image folders (AFEW-VA clips, see :func:`vafusion.datasets.is_image_sequence`).
     Hidden files and folders are ignored.
 
+    A named path that does not exist (or is no regular file) is kept as is: extracting it
+    fails with one clear line, like a damaged file, and the other videos are processed.
+
     Raises
     ------
-    MediaError
-        An input path does not exist.
     ConfigError
         Two videos share a stem (the store is keyed by stem).
     """
@@ -136,9 +137,9 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     found: list[Path] = []
     for item in inputs:
         p = Path(item)
-        if not p.exists():
-            raise MediaError("no such file or folder", p)
-        if p.is_file() or is_image_sequence(p):
+        if not p.is_dir() or is_image_sequence(p):
+            # a named path that is missing or no regular file is kept: it fails alone
+            # (one line, recorded) like a damaged file, and the others are processed
             found.append(p)
             continue
         for dirpath, dirnames, filenames in os.walk(p):
@@ -155,9 +156,9 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     dups = []
     unique = []
     for p in found:
-        stem = p.stem if p.is_file() else p.name
+        stem = video_name(p)
         if stem in seen:
-            if seen[stem].resolve() != p.resolve():
+            if os.path.realpath(seen[stem]) != os.path.realpath(p):  # no raise on loops
                 dups.append(f"{seen[stem]} and {p}")
             continue
         seen[stem] = p
@@ -168,6 +169,19 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
             + "; ".join(dups[:5])
         )
     return unique
+
+
+def _empty_folders(inputs: list[Path], videos: list[Path]) -> dict[str, str]:
+    """``{folder name: error}`` for input folders in which no video was found."""
+    from vafusion.datasets.layouts import VIDEO_EXTENSIONS
+
+    out = {}
+    for d in inputs:
+        if d.is_dir() and not any(v == d or d in v.parents for v in videos):
+            exts = ", ".join(sorted(VIDEO_EXTENSIONS))
+            error = MediaError(f"no videos in this folder (searched recursively for {exts})", d)
+            out[d.name or str(d)] = _one_line(error)
+    return out
 
 
 def check_video_name(name: str) -> str:
@@ -296,6 +310,15 @@ def extract_one(
 
 
 # ---------------------------------------------------------------------- driver side
+def _complete(store, video: str, feature_set: str, extractor_hash: str) -> bool:
+    """Whether a complete, undamaged entry exists (a damaged one is re-extracted)."""
+    problem = store.problem(video, feature_set, extractor_hash)
+    if problem and problem != "no entry":
+        log.warning("%s/%s: damaged store entry (%s): extracting it again", video, feature_set,
+                    problem)  # fmt: skip
+    return problem is None
+
+
 def plan(
     videos: Sequence[Path],
     store,
@@ -309,7 +332,7 @@ def plan(
     todo, skipped = [], []
     for p in videos:
         v = video_name(p)
-        need = [n for n in features if overwrite or not store.has(v, n, hashes[n])]
+        need = [n for n in features if overwrite or not _complete(store, v, n, hashes[n])]
         if need:
             todo.append((p, need))
         else:
@@ -366,11 +389,13 @@ def extract(
         unknown = set(configs) - set(names)
         if unknown:
             raise ConfigError(f"configs given for feature sets not requested: {sorted(unknown)}")
+    inputs = [Path(i) for i in inputs]
     videos = find_inputs(inputs)
     store = FeatureStore(out)
+    store.check_writable()  # before decoding anything
     store.cleanup()
     # a file whose stem cannot be a store key ("..", "a\\b", ".hidden") fails alone
-    bad_names: dict[str, str] = {}
+    bad_names: dict[str, str] = _empty_folders(inputs, videos)
     for p in list(videos):
         try:
             check_video_name(video_name(p))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import time
@@ -43,7 +42,7 @@ from vafusion.data.sequences import (
     fit_normalizer,
 )
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text
+from vafusion.fileio import atomic_write_text, json_text
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model, model_modalities
@@ -106,6 +105,27 @@ class RunResult:
 def step_seed(seed: int, epoch: int, step: int) -> int:
     """Seed of the dropout generator of one step (same on every process)."""
     return (seed * 1_000_003 + epoch * 65_537 + step * 7 + 12_345) % (2**63 - 1)
+
+
+def _check_finite(loss: torch.Tensor, epoch: int, step: int, config: TrainConfig) -> None:
+    """Stop with a clear error when the (global, all-reduced) loss is NaN or infinite."""
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise ModelError(
+            f"training diverged: the loss became {value} at epoch {epoch + 1}, step "
+            f"{step + 1} (learning rate {config.lr:g} too high, or non-finite features?); "
+            "stopped (checkpoints already written are from before it)"
+        )
+
+
+def _check_finite_weights(core: nn.Module, epoch: int, config: TrainConfig) -> None:
+    """Stop before saving weights that became NaN or infinite in the epoch's last step."""
+    if not all(bool(torch.isfinite(p).all()) for p in core.parameters()):
+        raise ModelError(
+            f"training diverged: the weights became non-finite in epoch {epoch + 1} (learning "
+            f"rate {config.lr:g} too high?); stopped (checkpoints already written are from "
+            "before it)"
+        )
 
 
 def _compute_loss(
@@ -344,12 +364,14 @@ def _fit(
                 core.ctx.global_batch = min(config.batch_size, total_size - k * config.batch_size)
                 pred = model(batch)
                 loss = _compute_loss(pred, batch, config.loss, info.group)
+                _check_finite(loss, epoch, k, config)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 loss_sum += float(loss.detach())
                 advance()
         core.ctx.seed, core.ctx.rows = None, None
+        _check_finite_weights(core, epoch, config)
         metrics = None
         if info.is_main:
             metrics, _ = _validate(core, val_data, config, device)
@@ -426,7 +448,7 @@ def _fit(
             "smoothing": smoothing.to_dict(),
             "world_size": info.world,
         }
-        atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")
+        atomic_write_text(out / "result.json", json_text(result))
     return RunResult(
         run_dir=out,
         best_epoch=int(state["best_epoch"]),

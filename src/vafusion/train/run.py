@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 from pathlib import Path
@@ -24,7 +23,7 @@ from vafusion.data.sequences import (
 )
 from vafusion.data.sources import canonical_split, feature_configs, load_split
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text
+from vafusion.fileio import atomic_write_text, check_output_folder, json_text
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
 from vafusion.smoothing import Smoothing
@@ -74,6 +73,7 @@ def train(
     """
     from vafusion.datasets import load_dataset
 
+    check_output_folder(out)  # before any work: one line, not a traceback
     ds = load_dataset(data_root)
     fs = _feature_sets(config)
     kw = dict(
@@ -212,7 +212,7 @@ def evaluate_videos(
         **(extra or {}),
         "per_video": per_video,
     }
-    atomic_write_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "metrics.json", json_text(result))
     return result
 
 
@@ -254,6 +254,7 @@ def evaluate(
         The content of ``metrics.json``.
     """
     run = Path(run)
+    check_output_folder(out)  # before any work: one line, not a traceback
     model, ckpt = load_model(run, device)
     if data_memory is not None:
         ckpt["config"] = with_overrides(ckpt["config"], data_memory=data_memory)
