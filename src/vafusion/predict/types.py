@@ -24,12 +24,21 @@ class FaceCurve:
         Valence and arousal in [-1, 1]; NaN where ``valid`` is False.
     bbox : numpy.ndarray, shape (T, 4), float32
         ``x0, y0, x1, y1`` in original-frame pixels; NaN where not seen.
+    expressions : numpy.ndarray, shape (T, 7), float32, optional
+        Expression class probabilities behind the curve (classes in
+        :data:`vafusion.predict.circumplex.EMOTIONS` order; NaN where not seen), if the
+        model has them.
+    interpolated : numpy.ndarray, shape (T,), bool, optional
+        With a frame stride (``predict --stride``): True where ``va`` and ``bbox`` are
+        interpolated between analysed frames; None when every frame was analysed.
     """
 
     face_id: int
     valid: np.ndarray
     va: np.ndarray
     bbox: np.ndarray
+    expressions: np.ndarray | None = None
+    interpolated: np.ndarray | None = None
 
 
 @dataclass
@@ -57,8 +66,9 @@ class VideoPrediction:
     def to_frame(self):
         """The per-frame table as a DataFrame indexed by ``timestamp``.
 
-        Columns ``frame, face_id, face_valid, valence, arousal``: one row per decoded
-        frame per reported face, rows ordered by face then frame.
+        Columns ``frame, face_id, face_valid, valence, arousal`` (and ``interpolated``,
+        0/1, with a frame stride): one row per decoded frame per reported face, rows
+        ordered by face then frame.
         """
         import pandas as pd
 
@@ -77,5 +87,7 @@ class VideoPrediction:
                     }
                 )
             )
+            if face.interpolated is not None:
+                parts[-1]["interpolated"] = face.interpolated.astype(np.int8)
         df = pd.concat(parts, ignore_index=True)
         return df.set_index("timestamp", drop=False).rename_axis("time")

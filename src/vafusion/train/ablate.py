@@ -21,7 +21,7 @@ log = get_logger("ablate")
 TABLE_I = (
     ("Baseline", None, "White paper", 0.14, 0.24),
     ("Audio only", "audio", "GRU layers", 0.14, 0.21),
-    ("Video only (ExpNet)", "expression", "GRU layers", 0.18, 0.29),
+    ("Video only (mini-Xception; paper: ExpNet)", "expression", "GRU layers", 0.18, 0.29),
     ("FacePose only", "facepose", "(not in the paper)", None, None),
     ("Audio+Video", "fusion-gru", "Figure 1", 0.22, 0.34),
 )
