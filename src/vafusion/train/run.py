@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from pathlib import Path
@@ -132,7 +133,7 @@ def _final_validation(run: Path, videos: list[VideoData]) -> dict[str, Any]:
     f = run / "result.json"
     doc = json.loads(f.read_text())
     doc["validation"] = out
-    atomic_write_text(f, json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(f, json_text(doc))
     log.info(
         "validation (untouched until now): CCC %.4f raw, %.4f smoothed",
         out["raw"]["ccc_mean"] or float("nan"), out["smoothed"]["ccc_mean"] or float("nan"),
