@@ -245,6 +245,9 @@ def test_sigkill_inside_a_predict_write_then_rerun_equals_uninterrupted(
             assert f.read_bytes().endswith(b"IEND\xaeB`\x82")
     _run(*args, "-j", "1")  # the rerun completes everything with the same numbers
     _same_outputs(out, ref)
+    # predict does not delete the dead run's hidden temporary (it cannot tell a dead
+    # writer's from a live one's); the rerun leaves none of its own
+    assert leftover_temporaries(out) == [Path(tmp)]
 
 
 def test_failed_rename_in_predict_cleans_its_temporary(predicted_ref, tmp_path):

@@ -134,6 +134,14 @@ def test_metrics_json_matches_prediction_files(e2e):
     assert metrics["ccc_mean"] == pytest.approx(
         (metrics["ccc_valence"] + metrics["ccc_arousal"]) / 2, abs=1e-9
     )
+    # plots: predicted (blue valence line) vs true per video, and the split's scatter
+    from PIL import Image
+
+    for name in [*names, "scatter"]:
+        img = np.asarray(Image.open(ev / "plots" / f"{name}.png").convert("RGB")).astype(int)
+        if name != "scatter":
+            blue = (np.abs(img - [31, 119, 180]).max(axis=2) <= 30).sum()
+            assert blue > 200, name  # the predicted valence curve is drawn
     # the run itself: 2 epochs logged, both checkpoints
     log = _read_csv(e2e["run"] / "log.csv")
     assert [int(r["epoch"]) for r in log] == [1, 2]  # counted from 1, as on the console

@@ -62,6 +62,7 @@ def predict_cmd(
     fmt: str = typer.Option(
         "report",
         "--format",
+        "-f",
         help="report (csv, png, html, json per video) or abaw (only the challenge's "
         "submission file <stem>.txt per video; with --face left/right, <stem>_left.txt / "
         "<stem>_right.txt).",

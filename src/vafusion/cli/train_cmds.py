@@ -152,6 +152,7 @@ def evaluate_cmd(
     fmt: str = typer.Option(
         "csv",
         "--format",
+        "-f",
         help="csv (predictions/<name>.csv) or abaw (also abaw/<name>.txt: the challenge's "
         "submission files, one per annotated subject, _left/_right kept).",
     ),

@@ -366,7 +366,8 @@ def run_predictions(
     cores = jobs or os.cpu_count() or 1
     if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
         args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
-        return [predict_chunked(*args, workers=cores, stride=stride, report=report)]
+        results = [predict_chunked(*args, workers=cores, stride=stride, report=report)]
+        return _with_index(results, out_dir)
     isolate = model is None or isinstance(model, (str, os.PathLike))
     if not isolate:
         model = load_model(model)
@@ -396,11 +397,16 @@ def run_predictions(
     finally:
         while not workers.empty():
             workers.get().close()
+    return _with_index(results, out_dir)
+
+
+def _with_index(results: list[VideoResult], out_dir: Path | None) -> list[VideoResult]:
+    """Write ``index.html`` and ``summary.csv`` of the run into ``out_dir`` (if any)."""
     if out_dir is not None and results:
         from vafusion.report.index import write_index
 
         index = write_index(results, out_dir)["index"]
-        log.info("summary of %d videos: %s", len(results), index)
+        log.info("summary of %d video(s): %s", len(results), index)
     return results
 
 

@@ -67,7 +67,7 @@ def summary_rows(results: list, out_dir: str | os.PathLike) -> list[dict[str, An
         if html_path is not None:
             base["report"] = os.path.relpath(html_path, out_dir)
         base["duration_s"] = round(float(r.prediction.info.duration_s), 3)
-        for fsum in r.summary["faces"]:
+        for fsum in r.summary.get("faces", []):
             st, sz = fsum["stats"], fsum["stress"]
             rows.append(
                 {

@@ -25,7 +25,13 @@ from vafusion.data.sequences import (
 from vafusion.data.sources import canonical_split, feature_configs, load_split
 from vafusion.data.splits import dev_split
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text, check_output_folder, confined, json_text
+from vafusion.fileio import (
+    atomic_write_text,
+    check_output_folder,
+    confined,
+    json_text,
+    safe_stem,
+)
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
 from vafusion.smoothing import Smoothing
@@ -242,6 +248,7 @@ def evaluate_videos(
             }
             all_p.append(p)
             all_y.append(y)
+    _write_plots(out, videos, preds)
     metrics: dict[str, Any] = {"ccc_valence": None, "ccc_arousal": None, "ccc_mean": None}
     n_used = 0
     if all_p:
@@ -282,9 +289,11 @@ def evaluate(
     Writes ``out/predictions/<name>.csv`` (``frame, valence, arousal, valence_true,
     arousal_true``; true values empty where not annotated), with ``fmt="abaw"`` also
     ``out/abaw/<name>.txt`` (the challenge's submission format, :mod:`vafusion.datasets.abaw`:
-    ``valence,arousal`` header, one line per frame; ``<name>`` keeps ``_left`` / ``_right``)
-    and ``out/metrics.json`` (``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` over all annotated
-    frames of the split concatenated, ``n_frames`` used, ``per_video`` CCC).
+    ``valence,arousal`` header, one line per frame; ``<name>`` keeps ``_left`` / ``_right``),
+    ``out/plots/`` (``<name>.png``: predicted vs true over time per annotated video;
+    ``scatter.png``: predicted against true over the split) and ``out/metrics.json``
+    (``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` over all annotated frames of the split
+    concatenated, ``n_frames`` used, ``per_video`` CCC).
 
     Parameters
     ----------
@@ -333,6 +342,24 @@ def evaluate(
 
 def _num(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _write_plots(out: Path, videos: list[VideoData], preds: list[np.ndarray]) -> None:
+    """``out/plots/<name>.png`` (predicted vs true over time) per annotated video and
+    ``out/plots/scatter.png`` (predicted against true, all annotated frames)."""
+    from vafusion.fileio import atomic_write_bytes
+    from vafusion.report.eval_plots import scatter_figure, video_figure
+
+    labelled = [(v, p) for v, p in zip(videos, preds, strict=True) if v.labels is not None]
+    if not labelled:
+        return
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    for v, p in labelled:
+        png = video_figure(np.asarray(v.times), p, v.labels, title=v.name)
+        atomic_write_bytes(confined(out / "plots", f"{safe_stem(v.name)}.png"), png)
+    pred = np.concatenate([p for _, p in labelled])
+    true = np.concatenate([v.labels for v, _ in labelled])
+    atomic_write_bytes(out / "plots" / "scatter.png", scatter_figure(pred, true))
 
 
 def _write_prediction_csv(path: Path, p: np.ndarray, y: np.ndarray) -> None:
