@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vafusion.features.pipeline import extract_features, make_extractor
+from vafusion.extraction import Pipeline
 from vafusion.parallel.chunks import plan_chunks
-from vafusion.parallel.local import ChunkPool, chunk_plan, extract_features_chunked
+from vafusion.parallel.local import ChunkPool, chunk_plan, process_chunked
 
 SETS = ("facepose", "expression")
 
@@ -33,10 +33,11 @@ def test_plan_chunks_at_keyframes_cover_the_video():
 
 @pytest.fixture(scope="module")
 def runs(sample_clip):
-    _, seq = extract_features(sample_clip, [make_extractor(n) for n in SETS])
-    with ChunkPool(2) as pool:
-        plan = chunk_plan(sample_clip, pool.workers)
-        _, par = extract_features_chunked(sample_clip, [make_extractor(n) for n in SETS], pool)
+    with Pipeline(SETS) as pipe:
+        seq = pipe.process(sample_clip).tables
+        with ChunkPool(2) as pool:
+            plan = chunk_plan(sample_clip, pool.workers)
+            par = process_chunked(pipe, sample_clip, pool).tables
     return seq, par, plan
 
 

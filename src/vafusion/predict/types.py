@@ -41,7 +41,7 @@ class FaceCurve:
     interpolated: np.ndarray | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class VideoPrediction:
     """Everything predicted for one video.
 
@@ -62,6 +62,15 @@ class VideoPrediction:
     faces: list[FaceCurve]
     stats: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        """One line: video, frames, faces with their coverage (no arrays)."""
+        faces = ", ".join(f"{f.face_id}: {f.valid.mean():.0%}" for f in self.faces if len(f.valid))
+        name = getattr(self.info, "path", "")
+        return (
+            f"VideoPrediction({str(name)!r}, frames={len(self.timestamps)}, "
+            f"faces={{{faces}}}, warnings={len(self.warnings)})"
+        )
 
     def to_frame(self):
         """The per-frame table as a DataFrame indexed by ``timestamp``.
