@@ -253,9 +253,13 @@ def test_unreadable_file_in_a_batch(locked):
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
     lines = error_lines(p.stderr)
     assert len(lines) == 1 and "locked.mp4" in lines[0] and "permission denied" in lines[0].lower()
-    assert sorted(f.name for f in out.iterdir()) == [
-        f"good.{e}" for e in ("csv", "html", "json", "png")
-    ]
+    assert sorted(f.name for f in out.iterdir()) == sorted(
+        [f"good.{e}" for e in ("csv", "html", "json", "png")] + list(BATCH_INDEX)
+    )
+
+
+#: what ``predict`` writes for the batch as a whole, beside the per-video files
+BATCH_INDEX = {"index.html", "summary.csv"}
 
 
 # ------------------------------------------------------------------------------ probe
@@ -418,6 +422,7 @@ def test_predict(predicted, case):
 def test_predict_output_folder_is_clean(predicted):
     _, out = predicted
     allowed = {f"{_stem(k)}.{e}" for k in BATCH for e in ("csv", "html", "json", "png")}
+    allowed |= BATCH_INDEX
     names = {f.name for f in out.iterdir()}
     assert names <= allowed, names - allowed
     assert not [n for n in names if n.startswith(".")]
