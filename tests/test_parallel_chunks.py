@@ -65,3 +65,32 @@ def test_chunked_equals_sequential_within_tolerance(runs, sample_clip):
     probs = [i for i, c in enumerate(e_a.columns) if c.startswith("emo_")]
     d_p = np.abs(e_a.values[:, probs] - e_b.values[:, probs])
     assert np.nanmean(d_p) < 0.005
+
+
+def _trackers_loaded() -> int:
+    from vafusion.parallel import chunks
+
+    return len(chunks._TRACKERS)
+
+
+@pytest.mark.slow
+def test_dask_chunk_tasks_equal_the_local_pool(runs, sample_clip):
+    from distributed import Client, LocalCluster
+
+    from vafusion.parallel.dask_chunks import DaskChunks
+
+    _, local, plan = runs
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        chunks = DaskChunks(client)
+        # models loaded once per worker process, before any task
+        assert set(client.run(_trackers_loaded).values()) == {1}
+        with Pipeline("expression") as pipe:
+            dask = process_chunked(pipe, sample_clip, chunks).tables
+        assert set(client.run(_trackers_loaded).values()) == {1}  # reused, not rebuilt
+    a, b = local["expression"], dask["expression"]
+    np.testing.assert_array_equal(a.frame, b.frame)
+    np.testing.assert_array_equal(a.face_id, b.face_id)
+    np.testing.assert_array_equal(a.values, b.values)  # same chunks: the same numbers

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import math
 import os
@@ -260,3 +261,12 @@ def json_text(obj: Any, indent: int | None = 2) -> str:
     """Strict JSON of ``obj`` (NaN and infinities become ``null``; numpy scalars are
     plain numbers), ending with a newline: never the bare ``NaN`` that JSON parsers reject."""
     return json.dumps(_strict(obj), indent=indent, allow_nan=False) + "\n"
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes (read in ``chunk``-byte blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
