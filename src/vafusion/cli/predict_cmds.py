@@ -14,6 +14,8 @@ _PREDICT_EPILOG = examples(
     "vafusion predict meeting.mp4 --out results/",
     "vafusion predict a.mp4 b.mov --out results/ --face all --overlay",
     "vafusion predict clip.mp4 --out results/ --model runs/gru/best.pt",
+    "vafusion predict call.wav --out results/            # voice only: arousal",
+    "vafusion predict clip.mp4 --out results/ --explain --model circumplex",
     "vafusion predict --live 0                       # camera 0",
     "vafusion predict --live rtsp://camera.local/stream",
     "vafusion predict --live talk.mp4 --realtime",
@@ -22,13 +24,19 @@ _PREDICT_EPILOG = examples(
 
 @app.command("predict", epilog=_PREDICT_EPILOG)
 def predict_cmd(
-    videos: list[Path] = typer.Argument(None, help="Video files."),
+    videos: list[Path] = typer.Argument(None, help="Video or audio files."),
     out: Path = typer.Option(Path("vafusion-out"), "--out", "-o", help="Output folder."),
     model: str = typer.Option(
-        "default", "--model", "-m", help="'default' or a checkpoint file / run folder."
+        "default",
+        "--model",
+        "-m",
+        help="'default', 'circumplex' (the first model) or a checkpoint file / run folder.",
     ),
     face: str = typer.Option("main", "--face", help="main, left, right, all or a face id."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>_overlay.mp4."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Add per-cue contributions (contrib_* columns) to the CSV."
+    ),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Videos in parallel (0: one per core)."),
     valence_threshold: float = typer.Option(
         -0.1, "--stress-valence", help="Stress zone: valence below this."
@@ -56,7 +64,9 @@ def predict_cmd(
     from vafusion.report.stress import StressConfig
 
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
-    results = predict_to_folder(videos, out, model, face, overlay, jobs=jobs or None, stress=stress)
+    results = predict_to_folder(
+        videos, out, model, face, overlay, jobs=jobs or None, stress=stress, explain=explain
+    )
     failed = 0
     for r in results:
         if r.error:

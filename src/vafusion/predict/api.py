@@ -87,10 +87,11 @@ def load_model(model: Any = "default"):
 
     Parameters
     ----------
-    model : "default", a path, or a model object
-        ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
-        ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
-        object with ``predict_video`` is returned as is.
+    model : "default", "circumplex", a path, or a model object
+        ``"default"``: the built-in multi-cue model (:class:`DefaultModel`);
+        ``"circumplex"``: the first built-in model, the circumplex prior alone
+        (:class:`CircumplexModel`); a path: a ``vafusion train`` checkpoint file or run
+        folder (:class:`CheckpointModel`); an object with ``predict_video`` is returned as is.
 
     Raises
     ------
@@ -103,6 +104,10 @@ def load_model(model: Any = "default"):
         from vafusion.predict.default_model import DefaultModel
 
         return DefaultModel()
+    if str(model) == "circumplex":
+        from vafusion.predict.circumplex_model import CircumplexModel
+
+        return CircumplexModel()
     from vafusion.predict.checkpoint_model import CheckpointModel
 
     return CheckpointModel(model)
@@ -140,6 +145,7 @@ def predict(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    explain: bool = False,
 ):
     """Predict per-frame valence and arousal of one or several videos.
 
@@ -159,6 +165,8 @@ def predict(
         Videos processed in parallel (default: up to the number of cores).
     stress : StressConfig, optional
         Thresholds of the stress summary.
+    explain : bool
+        Add the per-cue contributions (``contrib_*`` columns) to the tables.
 
     Returns
     -------
@@ -181,7 +189,9 @@ def predict(
     paths = [Path(videos)] if single else [Path(v) for v in videos]
     if overlay and out is None:
         raise ConfigError("overlay=True needs an output folder (out=...)")
-    results = run_predictions(paths, out, model, face, overlay, jobs=jobs, stress=stress)
+    results = run_predictions(
+        paths, out, model, face, overlay, jobs=jobs, stress=stress, explain=explain
+    )
     failed = [r for r in results if r.error]
     if failed:
         raise VafusionError("; ".join(r.error for r in failed))
@@ -198,6 +208,7 @@ def predict_to_folder(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    explain: bool = False,
 ) -> list[VideoResult]:
     """Like :func:`predict` with ``out`` but never raises for a bad video.
 
@@ -207,7 +218,14 @@ def predict_to_folder(
         In input order; failed videos have ``error`` set and their outputs are not written.
     """
     return run_predictions(
-        [Path(v) for v in videos], out, model, face, overlay, jobs=jobs, stress=stress
+        [Path(v) for v in videos],
+        out,
+        model,
+        face,
+        overlay,
+        jobs=jobs,
+        stress=stress,
+        explain=explain,
     )
 
 
@@ -220,6 +238,7 @@ def run_predictions(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
+    explain: bool = False,
 ) -> list[VideoResult]:
     """Shared engine of :func:`predict` and :func:`predict_to_folder`."""
     face = parse_face(face)
@@ -237,6 +256,7 @@ def run_predictions(
         try:
             pred = model.predict_video(paths[i], face=face)
             pred.stats["model_load_s"] = load_s
+            pred.explain = explain
             for w in pred.warnings:
                 log.warning("%s: %s", paths[i], w)
             res.prediction = pred
@@ -276,7 +296,26 @@ def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
     }
 
 
-def _moments(va: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[dict[str, Any]]:
+def _confident(fc) -> np.ndarray:
+    """(T,) bool: frames with a face and, if the model estimates it, enough confidence."""
+    from vafusion.predict.fusion import CONFIDENT
+
+    valid = np.asarray(fc.valid, bool)
+    if fc.confidence is None:
+        return valid
+    return valid & (np.asarray(fc.confidence) >= CONFIDENT)
+
+
+def _contributions_at(fc, i: int) -> dict[str, float]:
+    if not fc.contributions:
+        return {}
+    return {k: float(v[i]) for k, v in fc.contributions.items() if np.isfinite(v[i])}
+
+
+def _moments(fc, t: np.ndarray) -> list[dict[str, Any]]:
+    va, valid = fc.va, _confident(fc)
+    if not valid.any():
+        valid = np.asarray(fc.valid, bool)
     if not valid.any():
         return []
     idx = np.flatnonzero(valid)
@@ -292,6 +331,7 @@ def _moments(va: np.ndarray, valid: np.ndarray, t: np.ndarray) -> list[dict[str,
             "timestamp": float(t[i]),
             "valence": float(va[i, 0]),
             "arousal": float(va[i, 1]),
+            "contributions": _contributions_at(fc, int(i)),
         }
         for label, i in picks
     ]
@@ -314,14 +354,29 @@ def build_summary(
     info, t = pred.info, pred.timestamps
     faces = []
     for fc in pred.faces:
-        faces.append(
-            {
-                "face_id": fc.face_id,
-                "stats": _face_stats(fc.va, fc.valid),
-                "stress": stress_summary(t, fc.va[:, 0], fc.va[:, 1], stress),
-                "thumbnails": _moments(fc.va, fc.valid, t),
+        # the stress summary counts confident frames only (uncertain ones as missing)
+        sure = _confident(fc)
+        entry = {
+            "face_id": fc.face_id,
+            "stats": _face_stats(fc.va, fc.valid),
+            "stress": stress_summary(
+                t, np.where(sure, fc.va[:, 0], np.nan), np.where(sure, fc.va[:, 1], np.nan), stress
+            ),
+            "thumbnails": _moments(fc, t),
+        }
+        if fc.confidence is not None:
+            entry["confident_share"] = float(sure.mean()) if len(sure) else 0.0
+        if fc.source is not None:
+            src = np.asarray(fc.source, dtype=object)
+            entry["source_share"] = {
+                s: float(np.mean(src == s)) for s in ("face", "voice", "face+voice")
             }
-        )
+        if fc.contributions:
+            entry["contributions_mean"] = {
+                k: float(np.nanmean(v)) if np.isfinite(v).any() else None
+                for k, v in fc.contributions.items()
+            }
+        faces.append(entry)
     process_s = float(pred.stats.get("process_s", 0.0))
     describe = model.describe() if hasattr(model, "describe") else {"name": str(model)}
     return {

