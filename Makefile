@@ -45,6 +45,7 @@ format: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_audio.py
 	$(BIN)/python benchmarks/bench_faces.py --repeat 3
+	$(BIN)/python benchmarks/bench_blendshapes.py --repeat 5
 	$(BIN)/python benchmarks/bench_expression.py --repeat 2
 	$(BIN)/python benchmarks/bench_predict.py --repeat 3 --live-rounds 1
 	$(BIN)/python benchmarks/bench_store.py --scale 0.1

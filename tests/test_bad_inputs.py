@@ -21,6 +21,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,16 +30,17 @@ import numpy as np
 import pytest
 
 from media_factory import write_video
+from tempfiles import leftover_temporaries
 
 PY = sys.executable
 TIMEOUT = 240
 
 
-def run_cli(*args, timeout=TIMEOUT, cwd=None) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONIOENCODING="utf-8")
+def run_cli(*args, timeout=TIMEOUT, cwd=None, prefix=(), env=None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONIOENCODING="utf-8", **(env or {}))
     env.pop("WORLD_SIZE", None)
     return subprocess.run(
-        [PY, "-m", "vafusion", *map(str, args)],
+        [*prefix, PY, "-m", "vafusion", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -143,10 +145,9 @@ CASES = {
     "unreadable": Case("locked.mp4", "error", "permission denied"),
     "folder_named_mp4": Case("folder.mp4", "error", "folder"),
 }
-#: cases whose file goes through the batch commands (folders are expanded by extract)
-BATCH = [
-    k for k in CASES if k != "folder_named_mp4" and not (k == "unreadable" and os.geteuid() == 0)
-]
+#: cases whose file goes through the batch commands (folders are expanded by extract; the
+#: unreadable file has its own batch, run as an unprivileged user: see ``locked``)
+BATCH = [k for k in CASES if k not in ("folder_named_mp4", "unreadable")]
 
 
 @pytest.fixture(scope="module")
@@ -180,21 +181,77 @@ def media(tmp_path_factory, clips_dir) -> Path:
     _write_raw_h264(d / "raw.h264", sf[:20])
     (d / "my clips ü").mkdir()
     shutil.copyfile(clips_dir / "single_face.mp4", d / "my clips ü" / "café clip.mp4")
-    shutil.copyfile(clips_dir / "single_face.mp4", d / "locked.mp4")
-    (d / "locked.mp4").chmod(0)
     (d / "folder.mp4").mkdir()
     return d
 
 
-def _skip_if_root(case: str):
-    if case == "unreadable" and os.geteuid() == 0:
-        pytest.skip("running as root: permission bits do not stop reads (folder case covers it)")
+GOOD = "single_face.mp4"
+
+
+# ---------------------------------------------------- the unreadable file, really unreadable
+def unprivileged() -> list[str]:
+    """Command prefix dropping root (permission bits do not stop root's reads) to nobody."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")  # util-linux; scripts/test-prereqs.sh installs it
+    assert setpriv, "setpriv is needed to run the unreadable-file case when tests run as root"
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+
+
+@pytest.fixture(scope="module")
+def locked(clips_dir):
+    """A folder the unprivileged user can use: ``locked.mp4`` (mode 000) and ``good.mp4``.
+
+    Outside pytest's temporary root (mode 700, closed to other users); removed afterwards.
+    """
+    d = Path(tempfile.mkdtemp(prefix="vafusion-locked-"))
+    try:
+        d.chmod(0o777)
+        shutil.copyfile(clips_dir / GOOD, d / "good.mp4")
+        (d / "good.mp4").chmod(0o644)
+        shutil.copyfile(clips_dir / GOOD, d / "locked.mp4")
+        (d / "locked.mp4").chmod(0)
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def run_locked(locked: Path, *args) -> subprocess.CompletedProcess:
+    """``run_cli`` as the unprivileged user (when root), at home in ``locked``."""
+    home = {"HOME": str(locked), "MPLCONFIGDIR": str(locked / ".mpl")}
+    p = run_cli(*args, cwd=locked, prefix=unprivileged(), env=home)
+    check = subprocess.run(
+        [*unprivileged(), "cat", str(locked / "locked.mp4")], capture_output=True
+    )
+    assert check.returncode != 0, "the locked file was readable: the case would not test anything"
+    return p
+
+
+def test_unreadable_file_in_a_batch(locked):
+    """probe, extract and predict of ``locked.mp4`` + a good clip: one error, good clip done."""
+    bad = locked / "locked.mp4"
+    p = run_locked(locked, "probe", bad, "--json")
+    assert_one_error(p, str(bad), CASES["unreadable"].error)
+    p = run_locked(locked, "extract", bad, locked / "good.mp4", "--out", locked / "store",
+                   "--features", "audio", "--json")  # fmt: skip
+    assert_no_traceback(p)
+    report = json.loads(p.stdout)
+    assert p.returncode == 1 and report["done"] == ["good"], report
+    msg = report["failed"]["locked"]
+    assert "locked.mp4" in msg and "permission denied" in msg.lower(), msg
+    out = locked / "pred"
+    p = run_locked(locked, "predict", bad, locked / "good.mp4", "--out", out, "-j", "1")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
+    lines = error_lines(p.stderr)
+    assert len(lines) == 1 and "locked.mp4" in lines[0] and "permission denied" in lines[0].lower()
+    assert sorted(f.name for f in out.iterdir()) == [
+        f"good.{e}" for e in ("csv", "html", "json", "png")
+    ]
 
 
 # ------------------------------------------------------------------------------ probe
-@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("case", [k for k in CASES if k != "unreadable"])
 def test_probe(media, case):
-    _skip_if_root(case)
     c = CASES[case]
     path = media / c.file
     p = run_cli("probe", path, "--json")
@@ -224,9 +281,6 @@ def test_probe(media, case):
 
 
 # ---------------------------------------------------------------------------- extract
-GOOD = "single_face.mp4"
-
-
 @pytest.fixture(scope="module")
 def extracted(media, clips_dir, tmp_path_factory):
     """One ``extract`` (audio) over every media case plus a good clip."""
@@ -273,8 +327,7 @@ def test_extract(extracted, case):
 
 def test_extract_leaves_no_stray_files(extracted):
     _, _, store = extracted
-    stray = [p for p in store.rglob("*") if p.name.endswith((".tmp", ".partial"))]
-    assert not stray
+    assert not leftover_temporaries(store)
 
 
 EXPORTED = ["truncated_half", "no_audio", "variable_frame_rate", "one_frame", "spaces_non_ascii"]

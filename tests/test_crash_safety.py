@@ -2,8 +2,11 @@
 
 - ``vafusion train`` killed with SIGKILL part way, then ``--resume``: the same weights and
   the same per-epoch log as an uninterrupted run.
-- ``vafusion predict`` killed with SIGKILL part way: every output file present is complete
-  (atomic writes; temporary files are hidden ``.*.tmp``), and a rerun completes it.
+- ``vafusion predict`` and ``vafusion extract`` killed (SIGKILL) or failing (an exception)
+  *inside* an atomic write, between writing the temporary and renaming it
+  (tests/fault_runner.py): every final file present is complete, a failed rename removes
+  its temporary, and a rerun gives the same results as an uninterrupted run. Temporary
+  names are matched by tests/tempfiles.py, itself checked against temporaries the code makes.
 - Same inputs + config + seed: byte-identical features (extract twice) and identical CPU
   training results.
 
@@ -24,6 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tempfiles import is_temporary, leftover_temporaries
 from train_helpers import write_synthetic_affwild2
 
 PY = sys.executable
@@ -135,7 +139,7 @@ def test_sigkill_train_then_resume_equals_uninterrupted(synth, uninterrupted, tm
     a, b = _state(uninterrupted / "last.pt"), _state(out / "last.pt")
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed weights differ"
     assert _log(uninterrupted) == _log(out)
-    assert not [f for f in out.iterdir() if f.name.endswith(".tmp") and not f.name.startswith(".")]
+    assert not leftover_temporaries(out)
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -143,36 +147,164 @@ def _read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
-def test_sigkill_predict_leaves_no_partial_output(tmp_path, clips_dir, sample_clip):
+# ----------------------------------------------- faults inside the atomic writes themselves
+RUNNER = Path(__file__).resolve().parent / "fault_runner.py"
+PRED_CLIPS = {"single_face": 72, "d18": 216}
+
+
+def _faulty(mode: str, nth: int, log: Path, *args, timeout=300) -> subprocess.CompletedProcess:
+    """Run the CLI with a kill/raise at the ``nth`` temporary's rename (tests/fault_runner.py)."""
+    cmd = [PY, str(RUNNER), mode, str(nth), str(log), *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout)
+
+
+def _publishes(log: Path) -> list[tuple[str, str]]:
+    """(temporary, final) of every rename the runner saw, in order."""
+    return [tuple(ln.split("\t")[1:]) for ln in log.read_text().splitlines()]
+
+
+def test_is_temporary_matches_the_temporaries_the_code_writes(tmp_path):
+    """The helper every "nothing left behind" check uses matches real temporaries."""
+    from vafusion.fileio import atomic_path
+    from vafusion.store._atomic import tmp_name
+
+    for final in ("x.csv", "single_face.png", "last.pt", "log", "a.b.json"):
+        with atomic_path(tmp_path / final) as tmp:  # the temporary exists inside the block
+            tmp.write_text("partial")
+            assert is_temporary(tmp.name), tmp.name
+            assert leftover_temporaries(tmp_path) == [tmp]
+        assert not leftover_temporaries(tmp_path)
+    entry = tmp_path / "data" / "v" / "audio" / tmp_name("e1067f8193-v0.1.0")
+    entry.mkdir(parents=True)
+    (entry / "values.npy").write_bytes(b"x")
+    (tmp_path / tmp_name("manifest.json")).write_text("{}")
+    assert len(leftover_temporaries(tmp_path)) == 2
+    # final names (also hidden ones like the store lock) are not temporaries
+    for name in ("x.csv", "single_face.png", ".lock", "manifest.json", "e1067f8193-v0.1.0"):
+        assert not is_temporary(name), name
+
+
+@pytest.fixture(scope="module")
+def predicted_ref(clips_dir, tmp_path_factory):
+    """An uninterrupted ``predict`` of two clips and the renames it made, in order."""
+    root = tmp_path_factory.mktemp("pred_ref")
+    args = ("predict", *(clips_dir / f"{s}.mp4" for s in PRED_CLIPS), "--out", root / "out")
+    p = _faulty("count", 0, root / "log.txt", *args, "-j", "1")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return root / "out", _publishes(root / "log.txt"), args
+
+
+def _same_outputs(out: Path, ref: Path) -> None:
+    names = sorted(f.name for f in ref.iterdir())
+    assert names == [f"{s}.{e}" for s in sorted(PRED_CLIPS) for e in ("csv", "html", "json", "png")]
+    for name in names:
+        a, b = (ref / name).read_bytes(), (out / name).read_bytes()
+        if name.endswith(".json"):  # wall-clock timings differ from run to run
+            a, b = (json.loads(x) for x in (a, b))
+            a.pop("processing"), b.pop("processing")
+        if not name.endswith(".html"):  # the report quotes the timings too
+            assert a == b, name
+
+
+# 2: inside the first video's png; 6: inside the second video's png (first one complete)
+@pytest.mark.parametrize("nth", [2, 6])
+def test_sigkill_inside_a_predict_write_then_rerun_equals_uninterrupted(
+    predicted_ref, tmp_path, nth
+):
+    ref, renames, args = predicted_ref
+    assert len(renames) == 4 * len(PRED_CLIPS), renames
     out = tmp_path / "out"
-    videos = [clips_dir / "single_face.mp4", sample_clip]
-    args = ("predict", *videos, "--out", out, "-j", "1")
-    first = out / "single_face.json"  # written last for a video: the first one is complete
-    assert _kill_when(args, first.exists), "predict ended before the kill"
-    expected = {"single_face": 72, "WolfgangLanger_Pexels": 472}
-    present = sorted(f.name for f in out.iterdir())
-    for f in out.iterdir():
-        if f.name.startswith("."):  # an interrupted atomic write: hidden temp, never final
-            assert f.name.endswith(".tmp"), present
+    args = (*args[:-1], out)
+    p = _faulty("kill", nth, tmp_path / "log.txt", *args, "-j", "1")
+    assert p.returncode == -signal.SIGKILL, p.stderr[-3000:]
+    # killed between write and rename: the written temporary is there, its final name not
+    tmp, final = _publishes(tmp_path / "log.txt")[-1]
+    assert leftover_temporaries(out) == [Path(tmp)] and not Path(final).exists()
+    expected_name = Path(renames[nth - 1][1]).name
+    assert Path(final).name == expected_name
+    for f in out.iterdir():  # every final file present is complete
+        if is_temporary(f.name):
             continue
         stem, ext = f.name.rsplit(".", 1)
-        assert stem in expected and ext in ("csv", "json", "png", "html"), present
         if ext == "csv":
             rows = _read_rows(f)
-            assert len(rows) == expected[stem] and rows[-1]["frame"] == str(expected[stem] - 1)
+            n = PRED_CLIPS[stem]
+            assert len(rows) == n and rows[-1]["frame"] == str(n - 1)
         elif ext == "json":
-            assert json.loads(f.read_text())["n_frames"] == expected[stem]
+            assert json.loads(f.read_text())["n_frames"] == PRED_CLIPS[stem]
         elif ext == "html":
             assert f.read_text().rstrip().endswith("</html>")
         else:
             assert f.read_bytes().endswith(b"IEND\xaeB`\x82")
-    assert {f"single_face.{e}" for e in ("csv", "json", "png", "html")} <= set(present)
-    before = (out / "single_face.csv").read_bytes()
-    # the rerun completes everything and reproduces the same numbers
-    _run(*args)
-    assert (out / "single_face.csv").read_bytes() == before
-    rows = _read_rows(out / "WolfgangLanger_Pexels.csv")
-    assert len(rows) == 472
+    _run(*args, "-j", "1")  # the rerun completes everything with the same numbers
+    _same_outputs(out, ref)
+
+
+def test_failed_rename_in_predict_cleans_its_temporary(predicted_ref, tmp_path):
+    """An exception between write and rename (disk full): the temporary is removed, that
+    video fails with one error line, the other video is written."""
+    _, renames, args = predicted_ref
+    out = tmp_path / "out"
+    p = _faulty("raise", 2, tmp_path / "log.txt", *args[:-1], out, "-j", "1")
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
+    errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
+    assert len(errors) == 1 and "single_face" in errors[0] and "injected" in errors[0], errors
+    assert not leftover_temporaries(out)
+    assert {f"d18.{e}" for e in ("csv", "html", "json", "png")} <= {f.name for f in out.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def extracted_ref(clips_dir, tmp_path_factory):
+    """An uninterrupted ``extract`` (audio) of two clips and the renames it made."""
+    root = tmp_path_factory.mktemp("extract_ref")
+    args = ("extract", clips_dir / "single_face.mp4", clips_dir / "d18.mp4", "--features", "audio")
+    p = _faulty("count", 0, root / "log.txt", *args, "--out", root / "store")
+    assert p.returncode == 0, p.stderr[-3000:]
+    return root / "store", _publishes(root / "log.txt"), args
+
+
+def _npy_bytes(store: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(store)): p.read_bytes() for p in (store / "data").rglob("*.npy")}
+
+
+def _nth_publish(renames: list[tuple[str, str]], video: str, what: str) -> int:
+    """1-based index of the rename publishing ``video``'s entry folder or the manifest after it."""
+    i = next(i for i, (t, _) in enumerate(renames) if f"/data/{video}/" in t)
+    if what == "manifest":
+        i = next(j for j in range(i + 1, len(renames)) if renames[j][1].endswith("manifest.json"))
+    return i + 1
+
+
+@pytest.mark.parametrize("what", ["entry", "manifest"])
+def test_sigkill_inside_a_store_write_then_rerun_equals_uninterrupted(
+    extracted_ref, tmp_path, what
+):
+    ref, renames, args = extracted_ref
+    nth = _nth_publish(renames, "d18", what)
+    store = tmp_path / "store"
+    p = _faulty("kill", nth, tmp_path / "log.txt", *args, "--out", store)
+    assert p.returncode == -signal.SIGKILL, p.stderr[-3000:]
+    tmp, final = _publishes(tmp_path / "log.txt")[-1]
+    assert leftover_temporaries(store) == [Path(tmp)], "killed between write and rename"
+    if what == "entry":  # a complete entry folder, written but never published
+        assert Path(tmp).is_dir() and (Path(tmp) / "entry.json").is_file()
+        assert not Path(final).exists()
+    _run(*args, "--out", store)  # the rerun: cleans up, completes, same bytes
+    assert not leftover_temporaries(store)
+    assert _npy_bytes(store) == _npy_bytes(ref)
+
+
+def test_failed_rename_in_the_store_cleans_its_temporary(extracted_ref, tmp_path):
+    ref, renames, args = extracted_ref
+    store = tmp_path / "store"
+    p = _faulty("raise", _nth_publish(renames, "d18", "entry"), tmp_path / "log.txt", *args,
+                "--out", store)  # fmt: skip
+    assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
+    assert not leftover_temporaries(store)
+    report = _npy_bytes(store)
+    assert report and all(k.startswith("data/single_face/") for k in report)
+    _run(*args, "--out", store)
+    assert _npy_bytes(store) == _npy_bytes(ref)
 
 
 def test_same_inputs_same_features_bytes(tmp_path, clips_dir):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
+from tempfiles import is_temporary, leftover_temporaries
 from vafusion.data import FeatureSpec
-from vafusion.errors import ConfigError, ModelError
+from vafusion.errors import ConfigError, ModelError, VafusionError
 from vafusion.models import ModelConfig, build_model, model_modalities
 from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
 
@@ -100,7 +105,27 @@ def test_corrupt_and_foreign_checkpoints_raise_model_error(tmp_path):
         {"config": {}, "spec": {}, "normalizer": {}, "model_state": {"w": torch.zeros(2)}},
     )
     assert np.allclose(load_checkpoint(ok)["model_state"]["w"].numpy(), 0)
-    assert not list(tmp_path.glob(".*.tmp"))  # atomic write leaves no temp file
+    assert not leftover_temporaries(tmp_path)  # atomic write leaves no temp file
+
+
+def test_failed_checkpoint_rename_keeps_the_old_file_and_no_temporary(tmp_path, monkeypatch):
+    """A fault between writing the new checkpoint and renaming it over the old one."""
+    path = tmp_path / "last.pt"
+    state = {"config": {}, "spec": {}, "normalizer": {}}
+    save_checkpoint(path, {**state, "model_state": {"w": torch.zeros(2)}})
+    renamed = []
+
+    def full_disk(src, dst):
+        renamed.append(Path(src).name)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(VafusionError, match="last.pt.*No space left"):
+        save_checkpoint(path, {**state, "model_state": {"w": torch.ones(2)}})
+    monkeypatch.undo()
+    assert len(renamed) == 1 and is_temporary(renamed[0]), renamed  # it did fail mid-write
+    assert np.allclose(load_checkpoint(path)["model_state"]["w"].numpy(), 0)
+    assert not leftover_temporaries(tmp_path)
 
 
 @pytest.mark.parametrize("mode", ["eval", "train"])

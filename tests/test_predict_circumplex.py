@@ -7,7 +7,7 @@ import pytest
 
 from vafusion.errors import ConfigError
 from vafusion.predict.circumplex import EMOTIONS, CircumplexConfig, probabilities_to_va
-from vafusion.predict.smoothing import CausalSmoother, smooth_offline
+from vafusion.smoothing import CausalSmoother, smooth_offline
 
 
 def _va(name, p=0.95):

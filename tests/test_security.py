@@ -5,7 +5,8 @@
   files (static checks of the source), and a malicious checkpoint does not run its code.
 - Output paths are confined: a video whose name looks like a path (``..``, ``../../x``)
   cannot make ``predict``, ``extract`` or ``export`` write outside the chosen folder.
-- No network: ``predict`` and ``extract`` run with every non-loopback socket blocked.
+- No network: ``predict`` and ``extract`` run with every non-loopback socket call recorded
+  and blocked (none is attempted); the whole suite runs in a network namespace in CI.
 - Property-based tests (hypothesis) of the OpenFace CSV parser, the generic annotation CSV
   parser and CCC (complementing tests/test_datasets_annotations.py and test_metrics_ccc.py).
 """
@@ -17,6 +18,7 @@ import json
 import os
 import pickle
 import shutil
+import socket
 import subprocess
 import sys
 import textwrap
@@ -285,6 +287,25 @@ def test_predict_and_extract_work_offline(tmp_path, clips_dir):
     )  # fmt: skip
     assert probe.returncode != 0 and "network blocked" in probe.stderr
     assert "BLOCKED" in log.read_text()
+
+
+def test_ci_runs_the_readme_test_command_without_network():
+    """.ci/run runs the README's ``make test`` in a network namespace with only loopback
+    (after the online set-up); under it (``VAFUSION_OFFLINE_CI=1``) the network is really
+    gone, so the whole suite passing there proves nothing needs it."""
+    repo = Path(__file__).resolve().parents[1]
+    steps = [ln for ln in (repo / ".ci" / "run").read_text().splitlines() if ln and ln[0] != "#"]
+    offline = "unshare --net sh -c 'ip link set lo up && VAFUSION_OFFLINE_CI=1 make test'"
+    assert steps[-3:] == ["make setup", "bash scripts/test-prereqs.sh", offline], steps
+    readme = (repo / "README.md").read_text()
+    assert "make test   #" in readme and f"`{offline}`" in readme
+    if os.environ.get("VAFUSION_OFFLINE_CI") == "1":
+        with pytest.raises(OSError):  # no route out (loopback only), no name resolution
+            socket.create_connection(("1.1.1.1", 80), timeout=5)
+        with pytest.raises(OSError):
+            socket.getaddrinfo("pypi.org", 443)
+        with socket.create_server(("127.0.0.1", 0)) as srv:  # loopback is up (Dask, torchrun)
+            socket.create_connection(srv.getsockname(), timeout=5).close()
 
 
 # ------------------------------------------------------------------- property tests

@@ -251,3 +251,35 @@ def test_predict_uses_non_default_extractor_config(clips_dir, tmp_path):
     assert ok.mean() > 0.9
     va = df[["valence", "arousal"]].to_numpy()
     np.testing.assert_allclose(va[ok], ref_va[ok], atol=2e-5)
+
+
+def test_evaluate_and_predict_apply_the_checkpoint_smoothing(e2e, clips_dir, tmp_path):
+    """One checkpoint, one curve: evaluate and predict --model both apply the smoothing the
+    checkpoint carries (forced to a strong one here); --no-smooth gives the raw outputs."""
+    from vafusion.predict.api import load_model, predict
+    from vafusion.smoothing import Smoothing
+    from vafusion.train import evaluate
+    from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
+
+    ckpt = load_checkpoint(e2e["run"] / "best.pt")
+    assert Smoothing.from_dict(ckpt["smoothing"])  # training stored its tuned smoothing
+    ckpt.pop("path")
+    smoothed = tmp_path / "smoothed.pt"
+    save_checkpoint(smoothed, {**ckpt, "smoothing": Smoothing((0.5, 1.0)).to_dict()})
+    curves = {}
+    for smooth in (True, False):
+        ev = tmp_path / f"ev_{smooth}"
+        m = evaluate(smoothed, e2e["aff"], e2e["store"], "train", ev, smooth=smooth)
+        assert m["smoothing"]["applied"] is smooth and m["smoothing"]["tau_s"] == [0.5, 1.0]
+        rows = _read_csv(ev / "predictions" / "single_face.csv")
+        ref = np.array([[float(r["valence"]), float(r["arousal"])] for r in rows])
+        model = load_model(smoothed, smooth=smooth)
+        assert model.describe()["smoothing"]["applied"] is smooth
+        df = predict(clips_dir / "single_face.mp4", model=model)
+        face = df["face_valid"].to_numpy() == 1
+        va = df[["valence", "arousal"]].to_numpy()
+        np.testing.assert_allclose(va[face], ref[face], atol=2e-5)
+        curves[smooth] = ref
+    # the smoothing did something: smoother (smaller frame-to-frame steps) than the raw curve
+    steps = {k: np.abs(np.diff(v, axis=0)).mean(0) for k, v in curves.items()}
+    assert (steps[True] < 0.8 * steps[False]).all()

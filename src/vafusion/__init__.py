@@ -15,6 +15,7 @@ from vafusion.errors import (  # noqa: E402
     StoreError,
     VafusionError,
 )
+from vafusion.log import set_verbosity  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -24,4 +25,5 @@ __all__ = [
     "ConfigError",
     "ModelError",
     "StoreError",
+    "set_verbosity",
 ]

@@ -31,6 +31,10 @@ class VafusionError(Exception):
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
 
+    def __reduce__(self):
+        # keep message and path apart across processes (Dask, vafusion.isolation)
+        return (type(self), (self.message, self.path))
+
 
 class MediaError(VafusionError):
     """A media file cannot be opened, decoded or has no usable stream."""

@@ -418,14 +418,33 @@ def extract(
 
 
 def _run_local(todo, store_root, configs, max_side):
+    from vafusion.isolation import IsolatedWorker
+
     results = []
-    with progress_bar("videos", total=len(todo), unit="videos") as advance:
+    with (
+        progress_bar("videos", total=len(todo), unit="videos") as advance,
+        IsolatedWorker() as worker,  # a native crash fails one video, not the run
+    ):
         for i, (path, sets) in enumerate(todo):
-            r = extract_one(str(path), store_root, sets, configs, max_side=max_side)
+            try:
+                r = worker.call(
+                    extract_one, str(path), store_root, sets, configs, max_side=max_side,
+                    label=str(path),
+                )  # fmt: skip
+            except MediaError as exc:
+                r = _failed(store_root, path, _one_line(exc))
             _log_result(r, i + 1, len(todo))
             results.append(r)
             advance()
     return results
+
+
+def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
+    """Record a video whose task died (not caught by :func:`extract_one`) as failed."""
+    from vafusion.store import FeatureStore
+
+    FeatureStore(store_root).record_failure(video_name(path), error)
+    return {"video": video_name(path), "status": "failed", "n_frames": 0, "error": error}
 
 
 def _log_result(r: dict, i: int, n: int) -> None:
@@ -479,12 +498,7 @@ def _run_dask(todo, store_root, configs, workers, scheduler, max_side):
                 try:
                     r = fut.result()
                 except Exception as exc:  # worker died (KilledWorker), ...
-                    error = f"worker failed: {_one_line(exc)}"
-                    from vafusion.store import FeatureStore
-
-                    FeatureStore(store_root).record_failure(video_name(path), error)
-                    r = {"video": video_name(path), "status": "failed", "n_frames": 0,
-                         "error": error}  # fmt: skip
+                    r = _failed(store_root, path, f"worker failed: {_one_line(exc)}")
                 _log_result(r, i, len(todo))
                 results.append(r)
                 adv_v()

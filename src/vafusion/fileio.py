@@ -73,7 +73,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary file keeps ``path``'s suffix (so writers that pick a format from the
     name, like PyAV or pandas, still work). On a clean exit it is fsync-ed and renamed onto
-    ``path``; on an exception it is deleted and the exception propagates.
+    ``path``; on an exception it is deleted and the exception propagates (an ``OSError``,
+    e.g. a full disk, as a :class:`~vafusion.errors.VafusionError` naming ``path``).
 
     Examples
     --------
@@ -90,9 +91,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.chmod(tmp, 0o644)
         _fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(exc, OSError):  # disk full, permission... : one line for the user
+            raise VafusionError(f"cannot write: {exc.strerror or exc}", path) from exc
         raise
 
 

@@ -13,7 +13,7 @@ import sys
 import typer
 
 from vafusion.errors import VafusionError
-from vafusion.log import setup_logging
+from vafusion.log import set_verbosity
 
 app = typer.Typer(
     name="vafusion",
@@ -29,14 +29,17 @@ _state = {"debug": False}
 
 @app.callback()
 def _global_options(
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log debug messages."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log errors only."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Log debug messages and the native libraries' logs."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Log errors only, no progress."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors."),
 ) -> None:
     """Frame-by-frame valence and arousal from video with audio."""
     _state["debug"] = debug
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.INFO)
-    setup_logging(level)
+    # MediaPipe/TFLite/absl log lines are filtered out unless --verbose
+    set_verbosity(level, progress=not quiet, native_logs=verbose)
 
 
 def examples(*commands: str) -> str:

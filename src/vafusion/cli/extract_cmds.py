@@ -51,7 +51,9 @@ def _print_table(title: str, header: list[str], rows: list[list]) -> None:
     ),
 )
 def extract_cmd(
-    inputs: list[Path] = typer.Argument(..., help="Video files or folders (recursive)."),
+    inputs: list[Path] = typer.Argument(
+        ..., help="Video files or folders (recursive).", readable=False
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Feature store folder."),
     features: str = typer.Option(
         "audio", "--features", help="Comma-separated feature sets (audio,facepose,expression)."

@@ -24,7 +24,7 @@ _PREDICT_EPILOG = examples(
 
 @app.command("predict", epilog=_PREDICT_EPILOG)
 def predict_cmd(
-    videos: list[Path] = typer.Argument(None, help="Video or audio files."),
+    videos: list[Path] = typer.Argument(None, help="Video or audio files.", readable=False),
     out: Path = typer.Option(Path("vafusion-out"), "--out", "-o", help="Output folder."),
     model: str = typer.Option(
         "default",
@@ -49,6 +49,12 @@ def predict_cmd(
     ),
     realtime: bool = typer.Option(False, "--realtime", help="Live: play a file at its pace."),
     max_seconds: float = typer.Option(None, "--max-seconds", help="Live: stop after this."),
+    smooth: bool = typer.Option(
+        True,
+        "--smooth/--no-smooth",
+        help="Checkpoint models: apply the output smoothing the checkpoint carries (default) "
+        "or show raw outputs.",
+    ),
 ) -> None:
     """Predict per-frame valence and arousal for videos (or a live source)."""
     if live is not None:
@@ -60,12 +66,14 @@ def predict_cmd(
         return
     if not videos:
         raise ConfigError("no video given (see 'vafusion predict --help')")
-    from vafusion.predict.api import predict_to_folder
+    from vafusion.predict.api import load_model, predict_to_folder
     from vafusion.report.stress import StressConfig
 
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
+    builtin = model in ("default", "circumplex")
+    mdl = model if builtin else load_model(model, smooth=smooth)
     results = predict_to_folder(
-        videos, out, model, face, overlay, jobs=jobs or None, stress=stress, explain=explain
+        videos, out, mdl, face, overlay, jobs=jobs or None, stress=stress, explain=explain
     )
     failed = 0
     for r in results:

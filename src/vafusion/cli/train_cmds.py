@@ -44,8 +44,8 @@ def train_cmd(
     model: str | None = typer.Option(
         None,
         "--model",
-        help="fusion-gru (default), fusion-bilstm, audio, expression, "
-        "facepose or a '+'-joined set such as audio+expression.",
+        help="fusion-gru (default), fusion-bilstm, audio, expression, blendshapes, "
+        "facepose or a '+'-joined set such as audio+blendshapes+facepose.",
     ),  # fmt: skip
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs (default 50)."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch (windows)."),
@@ -90,7 +90,9 @@ def evaluate_cmd(
     out: Path = typer.Option(..., "--out", help="Output folder."),
     split: str = typer.Option("validation", "--split", help="validation, train or test."),
     smooth: bool = typer.Option(
-        False, "--smooth", help="Apply the temporal smoothing tuned on validation in training."
+        True,
+        "--smooth/--no-smooth",
+        help="Apply the output smoothing the checkpoint carries (default) or show raw outputs.",
     ),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
     in_memory: bool | None = typer.Option(None, "--data-in-memory/--data-mmap", help=_MEMORY_HELP),
@@ -122,7 +124,8 @@ def ablate_cmd(
     models: str | None = typer.Option(
         None,
         "--models",
-        help="Comma-separated subset (default audio,expression,facepose,fusion-gru).",
+        help="Comma-separated models (default audio,expression,facepose,fusion-gru); "
+        "others such as blendshapes,audio+blendshapes+facepose add rows.",
     ),  # fmt: skip
     epochs: int | None = typer.Option(None, "--epochs", help="Maximum epochs per model."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch."),

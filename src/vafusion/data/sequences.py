@@ -29,8 +29,13 @@ from vafusion.data.normalize import Normalizer
 from vafusion.data.windows import check_window, n_windows
 from vafusion.errors import ConfigError, ModelError
 
-#: Modalities the models know, in branch order.
-MODALITIES = ("audio", "expression", "facepose")
+#: The paper's modalities: the branches of ``fusion-gru`` / ``fusion-bilstm``, in order.
+PAPER_MODALITIES = ("audio", "expression", "facepose")
+#: Modalities the models know, in branch order (``blendshapes``: a '+'-joined model name).
+MODALITIES = ("audio", "expression", "blendshapes", "facepose")
+
+#: Frame rate assumed for videos without timestamps (synthetic data; Aff-Wild2's usual rate).
+DEFAULT_FPS = 30.0
 
 #: Frames per chunk when statistics are computed over memory-mapped features.
 _CHUNK = 8192
@@ -152,6 +157,9 @@ class VideoData:
         Feature-store key of the video (file stem); empty when not from a store.
     subject : str
         Face selected in long-form face tables (``main`` / ``left`` / ``right``).
+    timestamps : numpy.ndarray, shape (N,), float64, optional
+        Seconds of each frame on the video's time axis (used by the output smoothing);
+        None: ``frame / DEFAULT_FPS`` (see :attr:`times`).
     """
 
     name: str
@@ -162,8 +170,13 @@ class VideoData:
     split: str = "train"
     video: str = ""
     subject: str = "main"
+    timestamps: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.timestamps is not None:
+            self.timestamps = np.asarray(self.timestamps, dtype=np.float64)
+            if self.timestamps.shape != (self.n_frames,):
+                raise ModelError(f"{self.name}: timestamps shape {self.timestamps.shape}")
         for m, x in self.features.items():
             if x.shape[0] != self.n_frames or self.valid[m].shape != (self.n_frames,):
                 raise ModelError(
@@ -174,6 +187,13 @@ class VideoData:
             if self.labels.shape != (self.n_frames, 2):
                 raise ModelError(f"{self.name}: labels shape {self.labels.shape}")
             self.labels = np.where(self.labels == -5.0, np.nan, self.labels).astype(np.float32)
+
+    @property
+    def times(self) -> np.ndarray:
+        """Frame times in seconds, shape (N,): :attr:`timestamps` or ``frame / DEFAULT_FPS``."""
+        if self.timestamps is not None:
+            return self.timestamps
+        return np.arange(self.n_frames, dtype=np.float64) / DEFAULT_FPS
 
 
 @dataclass(frozen=True)

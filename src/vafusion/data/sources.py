@@ -1,11 +1,13 @@
 """Adapter from the dataset layouts and the feature store to :class:`VideoData`.
 
-For each annotated entry (``vafusion.datasets``) and modality, the store's feature table is
-memory-mapped and seen per frame through a :class:`~vafusion.data.sequences.FrameRows` row
-index (no copy of the features): long-form face tables are reduced to the entry's subject
-(``main`` / ``left`` / ``right``, the track :func:`vafusion.faces.subjects.choose_track`
-picks, exactly what :func:`~vafusion.faces.subjects.select_face` densifies), per-frame tables
-are indexed by frame; frames without a row are invalid.
+For each annotated entry (``vafusion.datasets``) and modality, the store's feature values
+are seen per frame through a :class:`~vafusion.data.sequences.FrameRows` row index over a
+:class:`~vafusion.data.mapcache.MappedArray` (no copy of the features, and no file held
+open: reads go through one bounded cache of memory maps, see docs/store.md): long-form
+face tables are reduced to the entry's subject (``main`` / ``left`` / ``right``, the track
+:func:`vafusion.faces.subjects.choose_track` picks, exactly what
+:func:`~vafusion.faces.subjects.select_face` densifies), per-frame tables are indexed by
+frame; frames without a row are invalid.
 Labels are aligned to the decoded frame count by frame index with the dataset's tolerance
 (:func:`vafusion.datasets.align_labels`), refusing large mismatches.
 """
@@ -13,9 +15,11 @@ Labels are aligned to the decoded frame count by frame index with the dataset's 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
+from vafusion.data.mapcache import MappedArray
 from vafusion.data.sequences import FeatureSpec, FrameRows, VideoData
 from vafusion.errors import StoreError
 from vafusion.features.base import FeatureTable
@@ -55,6 +59,33 @@ def dense_table(table: FeatureTable, n_frames: int) -> tuple[np.ndarray, np.ndar
     values[frame[ok]] = np.asarray(table.values)[ok]
     valid[frame[ok]] = True
     return values, valid
+
+
+def frame_timestamps(tables: dict[str, FeatureTable], n: int) -> np.ndarray | None:
+    """Frame times from any table that has a row for every frame.
+
+    Parameters
+    ----------
+    tables : dict of str to FeatureTable
+        Tables of one video (per-frame or long-form).
+    n : int
+        Decoded frames.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,), float64, or None
+        A copy (never a view of a memory map); None when no table covers every frame.
+    """
+    for tab in tables.values():
+        if tab.face_id is None and tab.n_rows == n and np.array_equal(tab.frame, np.arange(n)):
+            return np.array(tab.timestamp, dtype=np.float64)
+    for tab in tables.values():
+        ts = np.full(n, np.nan)
+        ok = (tab.frame >= 0) & (tab.frame < n)
+        ts[tab.frame[ok]] = tab.timestamp[ok]
+        if not np.isnan(ts).any():
+            return ts
+    return None
 
 
 def frame_rows(
@@ -172,7 +203,15 @@ def load_split(
                     "videos (mixed extractor configs?)",
                     store_root,
                 )
-            feats[mod], valid[mod] = frame_rows(table, n_frames, entry.subject)
+            view, valid[mod] = frame_rows(table, n_frames, entry.subject)
+            # the rows are read later through the bounded map cache: no map is kept open
+            entry_dir = Path(store.entry(entry.video, feature_sets[mod]).path)
+            lazy = MappedArray(entry_dir / "values.npy", view.values.shape)
+            feats[mod] = FrameRows(lazy, view.rows)
+        timestamps = frame_timestamps(tables, n_frames)
+        if timestamps is None and info.get("fps"):
+            timestamps = np.arange(n_frames, dtype=np.float64) / float(info["fps"])
+        tables.clear()  # drops this video's memory maps (and their file descriptors)
         labels = None
         if entry.labels is not None:
             labels = align_labels(entry.labels, n_frames, tol, name=entry.annotation_path)
@@ -186,6 +225,7 @@ def load_split(
                 split,
                 video=entry.video,
                 subject=entry.subject,
+                timestamps=timestamps,
             )  # fmt: skip
         )
     spec = FeatureSpec(

@@ -30,7 +30,7 @@ import numpy as np
 from vafusion.errors import ConfigError
 from vafusion.features.base import FeatureTable
 from vafusion.io.media import VideoFrame, VideoInfo, scan
-from vafusion.log import get_logger, progress_bar
+from vafusion.log import expected_frames, get_logger, progress_bar
 
 log = get_logger("pipeline")
 
@@ -40,6 +40,7 @@ FEATURE_SETS: dict[str, str] = {
     "egemaps": "vafusion.features.egemaps:EgemapsExtractor",
     "facepose": "vafusion.faces.facepose:FacePoseExtractor",
     "expression": "vafusion.expression.extractor:ExpressionExtractor",
+    "blendshapes": "vafusion.faces.blendshapes_set:BlendshapesExtractor",
 }
 
 
@@ -226,7 +227,8 @@ def extract_features(
                 c.push(frame, faces)
             advance()
 
-    with progress_bar(f"{os.path.basename(str(path))}", unit="frames") as advance:
+    name, total = os.path.basename(str(path)), expected_frames(path)
+    with progress_bar(name, total=total, unit="frames") as advance:
         if needs_faces:  # decode | face tracking | consumers, overlapped (see docstring)
 
             def consume(frame: VideoFrame, faces: list) -> None:

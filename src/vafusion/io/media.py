@@ -160,6 +160,45 @@ def _ffmpeg_reason(exc: Exception) -> str:
     return str(text).split(";")[0].strip() or type(exc).__name__
 
 
+def _audio_channels(stream) -> int:
+    """Channel count of an audio stream, made safe against a PyAV 18 double free.
+
+    PyAV's ``AudioLayout`` shares (does not copy) the channel map of a *custom-order*
+    layout and frees it when garbage-collected; FFmpeg frees it again with the codec
+    context: "double free or corruption" aborts the process. QuickTime files whose
+    ``chan`` atom describes e.g. 7.1 by a layout tag read as such a layout, so reading
+    ``stream.channels`` / ``stream.layout``, or decoding (every decoded frame copies the
+    layout), kills the process. Here the layout is read once, while the map is alive, and
+    the codec context (not yet opened) is given an equivalent map-free layout of the same
+    channel count *before* the borrowed object is freed: its one free is then the only
+    one, and decoded frames carry the map-free layout. Hand-written because no PyAV
+    release fixes it (18.1 is the pinned one).
+
+    Returns
+    -------
+    int
+        Number of channels (0 when unknown).
+    """
+    cc = stream.codec_context
+    borrowed = cc.layout  # shares cc's channel map until the layout below replaces it
+    n = int(borrowed.nb_channels)
+    name = borrowed.name
+    if cc.is_open:  # nothing decoded yet in vafusion's paths; never reached in practice
+        return n
+    # a standard name ("7.1", "stereo") or a channel count never needs a channel map
+    # ("+"/"@" names can be custom-order); "Nc" is FFmpeg's default layout for N channels
+    for candidate in (name, f"{n}c", f"{n} channels"):
+        if "+" in candidate or "@" in candidate:
+            continue
+        try:
+            cc.layout = candidate
+            break
+        except (ValueError, TypeError):
+            continue
+    del borrowed
+    return n
+
+
 #: FFmpeg "video" codecs that render text files as pictures (its tty/bintext demuxers
 #: accept any .txt/.nfo/.asc file): a text file is not a video
 _TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
@@ -239,8 +278,10 @@ def scan(
     on_frame: Callable[[VideoFrame], None] | None = None,
     *,
     max_side: int | None = None,
+    start_s: float | None = None,
+    stop_s: float | None = None,
 ) -> tuple[VideoInfo, np.ndarray]:
-    """Decode the whole video once for its info and frame times (the single decode pass).
+    """Decode the video once for its info and frame times (the single decode pass).
 
     Parameters
     ----------
@@ -251,12 +292,18 @@ def scan(
         Without it no pixel conversion is done, which makes counting fast.
     max_side : int, optional
         See :func:`iter_frames`.
+    start_s, stop_s : float, optional
+        Decode only the frames whose time on the video time axis is in ``[start_s,
+        stop_s)`` (seconds): the decoder seeks to the keyframe at or before ``start_s``
+        and frames before ``start_s`` are decoded but not converted. Times stay on the
+        whole video's axis; ``VideoFrame.index`` counts from 0 at the first frame of the
+        range, and ``info`` describes the range (``n_frames``, ``duration_s``, ``fps``).
 
     Returns
     -------
     info : VideoInfo
     timestamps : numpy.ndarray, shape (n_frames,), float64
-        Presentation time of every decodable frame on the video time axis.
+        Presentation time of every decodable frame (of the range) on the video time axis.
 
     Raises
     ------
@@ -271,17 +318,26 @@ def scan(
         stream = _video_stream(container, p)
         audio = container.streams.audio[0] if container.streams.audio else None
         timeline = _Timeline(stream)
+        ranged = start_s is not None or stop_s is not None
+        lo = -math.inf if start_s is None else start_s
+        hi = math.inf if stop_s is None else stop_s
+        if ranged:
+            _seek_to(container, stream, timeline, lo)
         times: list[float] = []
         errors = 0
         rotation = 0
         width = height = 0
         try:
             for frame in container.decode(stream):
+                t = timeline(frame)
+                if t < lo:
+                    continue
+                if t >= hi:
+                    break
                 if not times:
                     rotation = _rotation_of(frame)
                     width, height = frame.width, frame.height
                     size = _target_size(width, height, max_side)
-                t = timeline(frame)
                 if on_frame is not None:
                     on_frame(_to_video_frame(frame, len(times), t, size))
                 times.append(t)
@@ -292,9 +348,10 @@ def scan(
             )
         n = len(times)
         if n == 0:
-            raise MediaError("no decodable video frames", p)
+            where = f" in [{lo:.3f}, {hi:.3f}) s" if ranged else ""
+            raise MediaError(f"no decodable video frames{where}", p)
         declared = int(stream.frames or 0)
-        if declared - n > max(5, 0.02 * declared):
+        if not ranged and declared - n > max(5, 0.02 * declared):
             errors += 1
             log.warning(
                 "%s: the container declares %d frames but only %d decode "
@@ -340,12 +397,43 @@ def scan(
             has_audio=audio is not None,
             audio_sample_rate=int(audio.rate) if audio is not None else None,
             audio_codec=audio.codec_context.name if audio is not None else None,
-            audio_channels=int(audio.channels) if audio is not None else None,
+            audio_channels=_audio_channels(audio) if audio is not None else None,
             audio_offset_s=audio_offset,
             container_n_frames=declared,
             decode_errors=errors,
         )
         return info, np.asarray(times, dtype=np.float64)
+
+
+def _seek_to(container, stream, timeline: _Timeline, start_s: float) -> None:
+    """Position the demuxer at the keyframe at or before ``start_s`` (video time axis).
+
+    Fixes ``timeline``'s zero at the first frame of the whole video first, so the frames
+    decoded after the seek get their times on the whole video's axis. Falls back to the
+    start of the file when the container cannot seek that precisely (decoding from 0 and
+    skipping is slower but exact).
+    """
+    import av
+
+    t0 = _first_video_time(container)
+    timeline.t0 = t0
+    if start_s <= 0 or not math.isfinite(start_s):
+        return
+    target = int(math.floor((t0 + start_s) / stream.time_base))
+    landed = False
+    try:
+        container.seek(target, backward=True, any_frame=False, stream=stream)
+        # where did it land? the first frame must not lie after start_s
+        for frame in container.decode(stream):
+            t = _frame_time(frame, stream)
+            landed = t is not None and t - t0 <= start_s
+            break
+    except av.error.FFmpegError:
+        landed = False
+    if landed:
+        container.seek(target, backward=True, any_frame=False, stream=stream)
+    else:
+        container.seek(0)
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -465,6 +553,7 @@ def load_audio(
             return None
         video_t0 = _first_video_time(container)
         astream = container.streams.audio[0]
+        _audio_channels(astream)  # before decoding: see there (a PyAV double free)
         astream.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
         chunks: list[np.ndarray] = []
@@ -501,3 +590,55 @@ def load_audio(
         data = data[:n] if len(data) >= n else np.pad(data, (0, n - len(data)))
         end_s = min(end_s, duration_s)
     return AudioSignal(samples=data, sample_rate=sample_rate, start_s=start_s, end_s=end_s)
+
+
+def keyframe_times(path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
+    """Times of the video's keyframes, found by demuxing packets without decoding them.
+
+    Parameters
+    ----------
+    path : str or PathLike
+
+    Returns
+    -------
+    times : numpy.ndarray, shape (K,), float64
+        Sorted presentation times of the keyframes on the video time axis (where
+        :func:`scan` with ``start_s`` at one of them starts decoding without waste).
+        Empty when packets carry no timestamps (e.g. a raw elementary stream).
+    n_packets : int
+        Number of video packets with data (about the number of frames).
+    end_s : float
+        Time of the last packet on the video time axis (about the duration).
+
+    Raises
+    ------
+    MediaError
+        If the file cannot be opened or has no video stream.
+    """
+    import av
+
+    p = _check_path(path)
+    with _open(p) as container:
+        stream = _video_stream(container, p)
+        t0 = _first_video_time(container)
+        times: list[float] = []
+        n = 0
+        end = 0
+        missing = False
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                n += 1
+                if packet.pts is None:
+                    missing = True
+                    continue
+                end = max(end, packet.pts)
+                if packet.is_keyframe:
+                    times.append(float(packet.pts * stream.time_base) - t0)
+        except av.error.FFmpegError as exc:
+            log.warning("%s: demuxing stopped after %d packets (%s)", p, n, _ffmpeg_reason(exc))
+        end_s = float(end * stream.time_base) - t0
+    if missing:
+        return np.zeros(0, np.float64), n, end_s
+    return np.unique(np.asarray(times, np.float64)), n, end_s

@@ -1,9 +1,10 @@
 """Model registry: build a model by name from a :class:`ModelConfig` and a feature spec.
 
-Built-in names: ``fusion-gru`` (the paper), ``fusion-bilstm`` (its BiLSTM variant), the
-single branches ``audio``, ``expression``, ``facepose``, and any ``+``-joined set of branches
-(``audio+expression``, ``expression+facepose``...; GRU unless ``ModelConfig.rnn`` says
-``bilstm``). :func:`register_model` adds new names.
+Built-in names: ``fusion-gru`` (the paper: audio, expression, facepose), ``fusion-bilstm``
+(its BiLSTM variant), the single branches ``audio``, ``expression``, ``blendshapes``,
+``facepose``, and any ``+``-joined set of branches (``audio+expression``,
+``audio+blendshapes+facepose``...: the same fusion network with those branches; GRU unless
+``ModelConfig.rnn`` says ``bilstm``). :func:`register_model` adds new names.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from vafusion.data.sequences import MODALITIES, FeatureSpec
+from vafusion.data.sequences import MODALITIES, PAPER_MODALITIES, FeatureSpec
 from vafusion.errors import ConfigError, ModelError
 from vafusion.models.fusion import FusionModel, ModelConfig
 
@@ -37,14 +38,14 @@ def _rnn(config: ModelConfig, default: str) -> str:
     return kind
 
 
-@register_model("fusion-gru", MODALITIES)
+@register_model("fusion-gru", PAPER_MODALITIES)
 def _fusion_gru(config: ModelConfig, spec: FeatureSpec) -> nn.Module:
-    return FusionModel(config, spec, MODALITIES, _rnn(config, "gru"))
+    return FusionModel(config, spec, PAPER_MODALITIES, _rnn(config, "gru"))
 
 
-@register_model("fusion-bilstm", MODALITIES)
+@register_model("fusion-bilstm", PAPER_MODALITIES)
 def _fusion_bilstm(config: ModelConfig, spec: FeatureSpec) -> nn.Module:
-    return FusionModel(config, spec, MODALITIES, _rnn(config, "bilstm"))
+    return FusionModel(config, spec, PAPER_MODALITIES, _rnn(config, "bilstm"))
 
 
 def _parse_combo(name: str) -> tuple[str, ...] | None:

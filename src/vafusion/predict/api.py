@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from vafusion import __version__
-from vafusion.errors import ConfigError, VafusionError
+from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
-from vafusion.log import get_logger
+from vafusion.log import get_logger, progress_bar
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.stress import StressConfig, stress_summary
 
@@ -82,7 +83,7 @@ class VideoResult:
     error: str | None = None
 
 
-def load_model(model: Any = "default"):
+def load_model(model: Any = "default", *, smooth: bool = True):
     """The model to predict with.
 
     Parameters
@@ -92,6 +93,8 @@ def load_model(model: Any = "default"):
         ``"circumplex"``: the first built-in model, the circumplex prior alone
         (:class:`CircumplexModel`); a path: a ``vafusion train`` checkpoint file or run
         folder (:class:`CheckpointModel`); an object with ``predict_video`` is returned as is.
+    smooth : bool, default True
+        Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
 
     Raises
     ------
@@ -110,13 +113,19 @@ def load_model(model: Any = "default"):
         return CircumplexModel()
     from vafusion.predict.checkpoint_model import CheckpointModel
 
-    return CheckpointModel(model)
+    return CheckpointModel(model, smooth=smooth)
 
 
 @contextmanager
 def _torch_threads(n: int):
-    import torch
+    """Limit torch's intra-op threads if a model imported torch; never imports it itself.
 
+    The default model runs on ONNX Runtime: predict must not pay torch's import.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
     old = torch.get_num_threads()
     torch.set_num_threads(max(1, n))
     try:
@@ -240,40 +249,102 @@ def run_predictions(
     stress: StressConfig | None = None,
     explain: bool = False,
 ) -> list[VideoResult]:
-    """Shared engine of :func:`predict` and :func:`predict_to_folder`."""
+    """Shared engine of :func:`predict` and :func:`predict_to_folder`.
+
+    A model given by name or path is loaded, and each video predicted and written, in an
+    isolated worker process per job (:mod:`vafusion.isolation`): a native crash on one
+    file fails that file alone. A model object is used in this process.
+    """
+    import queue
+
+    from vafusion.isolation import IsolatedWorker
+
     face = parse_face(face)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
-    t0 = time.perf_counter()
-    model = load_model(model)
-    load_s = getattr(model, "load_s", time.perf_counter() - t0)
+    isolate = model is None or isinstance(model, (str, os.PathLike))
+    if not isolate:
+        model = load_model(model)
     n_jobs = max(1, min(len(paths), jobs or (os.cpu_count() or 1)))
+    workers: queue.Queue = queue.Queue()
+    for _ in range(n_jobs):
+        workers.put(IsolatedWorker(enabled=isolate))
 
     def one(i: int) -> VideoResult:
-        res = VideoResult(video=str(paths[i]), stem=stems[i])
+        worker = workers.get()
         try:
-            pred = model.predict_video(paths[i], face=face)
-            pred.stats["model_load_s"] = load_s
-            pred.explain = explain
-            for w in pred.warnings:
-                log.warning("%s: %s", paths[i], w)
-            res.prediction = pred
-            if out_dir is not None:
-                res.outputs = write_outputs(pred, out_dir, stems[i], model, face, stress, overlay)
-        except VafusionError as exc:
-            res.error = str(exc) if exc.path else f"{paths[i]}: {exc}"
-            log.debug("%s", res.error)
-        return res
+            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, explain)
+            return worker.call(predict_one, *args, label=str(paths[i]))
+        except MediaError as exc:  # the worker process died on this file
+            return VideoResult(video=str(paths[i]), stem=stems[i], error=str(exc))
+        finally:
+            workers.put(worker)
+            done()
 
-    # one core for torch per worker: the face tracker and the expression network of a
-    # video already run in two threads, and several videos run side by side
-    with _torch_threads(1):
-        if n_jobs == 1:
-            return [one(i) for i in range(len(paths))]
-        with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-            return list(pool.map(one, range(len(paths))))
+    try:
+        with progress_bar("videos", total=len(paths), unit="videos") as done:
+            if n_jobs == 1:
+                return [one(i) for i in range(len(paths))]
+            with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
+                return list(pool.map(one, range(len(paths))))
+    finally:
+        while not workers.empty():
+            workers.get().close()
+
+
+#: models loaded in this process, by name/path (a worker keeps its model between videos)
+_MODELS: dict[str, tuple[Any, float]] = {}
+
+
+def _loaded(model: Any) -> tuple[Any, float]:
+    """``(model object, seconds it took to load)``; names and paths loaded once."""
+    if not (model is None or isinstance(model, (str, os.PathLike))):
+        return model, float(getattr(model, "load_s", 0.0))
+    key = str(model)
+    if key not in _MODELS:
+        t0 = time.perf_counter()
+        m = load_model(model)
+        _MODELS[key] = (m, getattr(m, "load_s", time.perf_counter() - t0))
+    return _MODELS[key]
+
+
+def predict_one(
+    model: Any,
+    path: Path,
+    stem: str,
+    out_dir: Path | None,
+    face: str | int,
+    stress: StressConfig | None,
+    overlay: bool,
+    explain: bool = False,
+) -> VideoResult:
+    """Predict one video and write its outputs; a bad video gives ``error``, not a raise.
+
+    Raises
+    ------
+    ModelError
+        If the model cannot be loaded (that stops the whole batch).
+    """
+    model, load_s = _loaded(model)
+    res = VideoResult(video=str(path), stem=stem)
+    try:
+        # one core for torch per worker: the face tracker and the expression network of
+        # a video already run in two threads, and several videos run side by side
+        with _torch_threads(1):
+            pred = model.predict_video(path, face=face)
+        pred.stats["model_load_s"] = load_s
+        pred.explain = explain
+        for w in pred.warnings:
+            log.warning("%s: %s", path, w)
+        res.prediction = pred
+        if out_dir is not None:
+            res.outputs = write_outputs(pred, out_dir, stem, model, face, stress, overlay)
+    except VafusionError as exc:
+        res.error = str(exc) if exc.path else f"{path}: {exc}"
+        log.debug("%s", res.error)
+    return res
 
 
 def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:

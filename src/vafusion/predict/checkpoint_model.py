@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from vafusion.errors import ModelError
-from vafusion.features.base import FeatureTable
 from vafusion.log import get_logger
 from vafusion.predict.boxes import BoxRecorder, dense_boxes
 from vafusion.predict.types import FaceCurve, VideoPrediction
@@ -37,6 +36,10 @@ class CheckpointModel:
     ----------
     path : str or PathLike
         ``best.pt`` / ``last.pt`` or a run folder containing one.
+    smooth : bool, default True
+        Apply the output smoothing the checkpoint carries (:class:`vafusion.smoothing.Smoothing`,
+        tuned at the end of training; the same curve ``vafusion evaluate`` gives); False
+        gives the raw model outputs.
 
     Raises
     ------
@@ -44,7 +47,7 @@ class CheckpointModel:
         Unreadable checkpoint, unknown model name, or feature sets predict cannot extract.
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, smooth: bool = True) -> None:
         t0 = time.perf_counter()
         from vafusion.data.normalize import Normalizer
         from vafusion.data.sequences import FeatureSpec
@@ -52,6 +55,7 @@ class CheckpointModel:
         from vafusion.models.registry import build_model
         from vafusion.train.checkpoint import load_checkpoint
         from vafusion.train.config import train_config_from_dict
+        from vafusion.train.run import checkpoint_smoothing
 
         data = load_checkpoint(path)
         self.path = data["path"]
@@ -59,6 +63,7 @@ class CheckpointModel:
         self.spec = FeatureSpec.from_dict(data["spec"])
         self.normalizer = Normalizer.from_state(data["normalizer"])
         self.feature_configs: dict[str, Any] = dict(data.get("feature_configs") or {})
+        self.smoothing = checkpoint_smoothing(data) if smooth else None
         self.net = build_model(self.config.model, self.spec)
         try:
             self.net.load_state_dict(data["model_state"])
@@ -88,6 +93,10 @@ class CheckpointModel:
             "description": self.description,
             "checkpoint": str(self.path),
             "modalities": list(self.spec.modalities),
+            "smoothing": {
+                "applied": self.smoothing is not None and not self.smoothing.is_identity,
+                **(self.smoothing.to_dict() if self.smoothing is not None else {}),
+            },
         }
 
     def _extractors(self) -> list:
@@ -121,7 +130,7 @@ class CheckpointModel:
     def predict_video(self, path: str | os.PathLike, face: str | int = "main") -> VideoPrediction:
         """Per-frame valence/arousal of one video with the checkpoint's model."""
         from vafusion.data.sequences import VideoData, WindowData
-        from vafusion.data.sources import dense_table
+        from vafusion.data.sources import dense_table, frame_timestamps
         from vafusion.faces.subjects import select_face
         from vafusion.features.pipeline import extract_features
         from vafusion.train.predict import predict_frames
@@ -131,7 +140,7 @@ class CheckpointModel:
         boxes = BoxRecorder()
         info, tables = extract_features(path, [*extractors, boxes])
         n = info.n_frames
-        timestamps = _timestamps_of(tables, n)
+        timestamps = frame_timestamps(tables, n)
         if timestamps is None:
             raise ModelError("feature tables do not cover every frame", path)
         for m, s in self.sets.items():
@@ -173,6 +182,8 @@ class CheckpointModel:
                 [vd], self.spec, self.normalizer, self.config.data.window, self.config.data.stride
             )
             va = predict_frames(self.net, wd)[0].astype(np.float32)
+            if self.smoothing is not None:  # on every frame, as evaluate does
+                va = self.smoothing.apply(va, timestamps)
             face_mods = [m for m, s in self.sets.items() if tables[s].face_id is not None]
             ok = (
                 np.logical_or.reduce([valid[m] for m in face_mods])
@@ -191,16 +202,3 @@ class CheckpointModel:
             "frames_with_face": int(len(set(tables[boxes.name].frame.tolist()))),
         }
         return VideoPrediction(info, np.asarray(timestamps), faces, stats, warnings)
-
-
-def _timestamps_of(tables: dict[str, FeatureTable], n: int) -> np.ndarray | None:
-    """Frame times from any table that has a row for every frame."""
-    for tab in tables.values():
-        if tab.face_id is None and tab.n_rows == n:
-            return np.asarray(tab.timestamp)
-    for tab in tables.values():
-        ts = np.full(n, np.nan)
-        ts[tab.frame] = tab.timestamp
-        if not np.isnan(ts).any():
-            return ts
-    return None

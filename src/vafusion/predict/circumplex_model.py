@@ -4,7 +4,7 @@ For every tracked face in every frame, fer's FER2013 mini-Xception
 (:mod:`vafusion.expression.minixception`) gives 7 class probabilities; they are calibrated
 and mapped to valence/arousal through published circumplex coordinates
 (:mod:`vafusion.predict.circumplex`) and smoothed over time
-(:mod:`vafusion.predict.smoothing`). It is a *prior* derived from a categorical
+(:mod:`vafusion.smoothing`). It is a *prior* derived from a categorical
 classifier, not a model trained on valence-arousal labels: see docs/default-model.md.
 
 It is kept selectable so users can compare; the ``default`` model
@@ -32,8 +32,8 @@ from vafusion.predict.circumplex import (
     CircumplexConfig,
     probabilities_to_va,
 )
-from vafusion.predict.smoothing import CausalSmoother, smooth_offline
 from vafusion.predict.types import FaceCurve, VideoPrediction
+from vafusion.smoothing import CausalSmoother, smooth_offline
 
 log = get_logger("predict")
 

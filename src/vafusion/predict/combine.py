@@ -213,7 +213,7 @@ def _fill_voice_only(fc: FaceCurve, voice: dict, ts: np.ndarray, config) -> None
 
 def _smooth(va: np.ndarray, ts: np.ndarray, config) -> np.ndarray:
     """Zero-phase smoothing per column, then the optional annotation-lag shift."""
-    from vafusion.predict.smoothing import smooth_offline
+    from vafusion.smoothing import smooth_offline
 
     out = np.stack(
         [smooth_offline(va[:, d], ts, config.tau_s, config.max_gap_s) for d in range(va.shape[1])],

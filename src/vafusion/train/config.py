@@ -38,6 +38,7 @@ class DataConfig:
             "audio": "audio",
             "expression": "expression",
             "facepose": "facepose",
+            "blendshapes": "blendshapes",
         }
     )
     train_split: str = "train"

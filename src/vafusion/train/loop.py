@@ -47,12 +47,12 @@ from vafusion.fileio import atomic_write_text
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model, model_modalities
+from vafusion.smoothing import Smoothing, tune_smoothing
 from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
 from vafusion.train.config import TrainConfig, resume_compatible
 from vafusion.train.distributed import DistInfo, broadcast_floats, init_distributed, shutdown
 from vafusion.train.metrics import ccc_from_moments, ccc_moments_torch, ccc_va
 from vafusion.train.predict import predict_frames
-from vafusion.train.smoothing import tune_smoothing
 
 log = get_logger("train")
 
@@ -84,8 +84,9 @@ class RunResult:
     stopped_early : bool
     history : list of dict
         One row per epoch (the ``log.csv`` columns).
-    smoothing : tuple of int
-        Moving-average widths (valence, arousal) tuned on validation (1 = none).
+    smoothing : Smoothing
+        Output smoothing tuned on the early-stopping split at the end of training (saved in
+        ``best.pt`` and applied by ``evaluate`` and ``predict --model``).
     """
 
     run_dir: Path
@@ -94,7 +95,7 @@ class RunResult:
     epochs_run: int
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
-    smoothing: tuple[int, int] = (1, 1)
+    smoothing: Smoothing = field(default_factory=Smoothing)
 
     @property
     def checkpoint(self) -> Path:
@@ -406,19 +407,23 @@ def _fit(
                 log.info("early stop: no improvement for %d epochs", config.patience)
             break
 
-    smoothing = (1, 1)
+    smoothing = Smoothing()
     if info.is_main and (out / "best.pt").is_file():
         best = load_checkpoint(out / "best.pt")
         core.load_state_dict(best["model_state"])
         if val_data is not None and val_data.n_label_frames:
             preds = predict_frames(core, val_data, config.eval_batch_size, device)
-            smoothing = tune_smoothing(preds, [v.labels for v in val_data.videos])
+            smoothing = tune_smoothing(
+                preds, [v.labels for v in val_data.videos], [v.times for v in val_data.videos]
+            )
+        best.pop("path", None)
+        save_checkpoint(out / "best.pt", {**best, "smoothing": smoothing.to_dict()})
         result = {
             "best_epoch": state["best_epoch"],
             "best_metrics": state["best_metrics"],
             "epochs_run": len(state["history"]),
             "stopped_early": stopped,
-            "smoothing": list(smoothing),
+            "smoothing": smoothing.to_dict(),
             "world_size": info.world,
         }
         atomic_write_text(out / "result.json", json.dumps(result, indent=2) + "\n")

@@ -27,12 +27,12 @@ from vafusion.errors import ConfigError, ModelError
 from vafusion.fileio import atomic_write_text
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
+from vafusion.smoothing import Smoothing
 from vafusion.train.checkpoint import load_checkpoint
 from vafusion.train.config import TrainConfig, with_overrides
 from vafusion.train.loop import RunResult, fit
 from vafusion.train.metrics import ccc, ccc_va
 from vafusion.train.predict import predict_frames
-from vafusion.train.smoothing import smooth as apply_smoothing
 
 log = get_logger("train")
 
@@ -135,12 +135,12 @@ def load_model(run: str | os.PathLike, device: str = "cpu"):
     return model, ckpt
 
 
-def _smoothing_of(run: Path) -> tuple[int, int]:
-    f = (run if run.is_dir() else run.parent) / "result.json"
+def checkpoint_smoothing(ckpt: dict[str, Any]) -> Smoothing:
+    """The output smoothing a checkpoint carries (identity for checkpoints without one)."""
     try:
-        return tuple(json.loads(f.read_text())["smoothing"])  # type: ignore[return-value]
-    except (OSError, KeyError, ValueError, TypeError):
-        return (1, 1)
+        return Smoothing.from_dict(ckpt.get("smoothing"))
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        raise ModelError(f"checkpoint smoothing invalid: {exc}", ckpt.get("path")) from None
 
 
 def evaluate_videos(
@@ -149,7 +149,7 @@ def evaluate_videos(
     videos: list[VideoData],
     out: str | os.PathLike,
     *,
-    smoothing: tuple[int, int] = (1, 1),
+    smoothing: Smoothing | None = None,
     batch_size: int = 512,
     device: str = "cpu",
     extra: dict[str, Any] | None = None,
@@ -175,8 +175,8 @@ def evaluate_videos(
     )
     data = WindowData(videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory)
     preds = predict_frames(model, data, batch_size, device)
-    if tuple(smoothing) != (1, 1):
-        preds = [apply_smoothing(p, smoothing) for p in preds]
+    if smoothing is not None:
+        preds = [smoothing.apply(p, v.times) for p, v in zip(preds, videos, strict=True)]
     per_video: dict[str, Any] = {}
     all_p, all_y = [], []
     for v, p in zip(videos, preds, strict=True):
@@ -203,7 +203,10 @@ def evaluate_videos(
         **metrics,
         "n_frames": n_used,
         "n_videos": len(videos),
-        "smoothing": list(smoothing),
+        "smoothing": {
+            "applied": smoothing is not None and not smoothing.is_identity,
+            **(smoothing or checkpoint_smoothing(ckpt)).to_dict(),
+        },
         "model": config.model.name,
         "checkpoint": ckpt.get("path"),
         **(extra or {}),
@@ -220,7 +223,7 @@ def evaluate(
     split: str = "val",
     out: str | os.PathLike = "eval",
     *,
-    smooth: bool = False,
+    smooth: bool = True,
     device: str = "cpu",
     data_memory: str | None = None,
 ) -> dict[str, Any]:
@@ -238,8 +241,10 @@ def evaluate(
         Run folder (uses ``best.pt``) or checkpoint file.
     split : str
         ``val`` / ``validation``, ``train`` or ``test``.
-    smooth : bool
-        Apply the moving-average widths tuned on validation at the end of training.
+    smooth : bool, default True
+        Apply the output smoothing the checkpoint carries (tuned on the development split at
+        the end of training); False gives the model's raw outputs. ``metrics.json`` records
+        which (``smoothing.applied``).
     data_memory : {"auto", "ram", "mmap"}, optional
         Override the run's ``data_memory`` (see :class:`TrainConfig`).
 
@@ -265,7 +270,7 @@ def evaluate(
     for m in spec.modalities:
         if spec.columns.get(m) and vspec.columns.get(m) != spec.columns[m]:
             raise ModelError(f"{m!r} feature columns differ from the ones the model was trained on")
-    smoothing = _smoothing_of(run) if smooth else (1, 1)
+    smoothing = checkpoint_smoothing(ckpt) if smooth else None
     return evaluate_videos(
         model, ckpt, videos, out, smoothing=smoothing, batch_size=config.eval_batch_size,
         device=device, extra={"split": canonical_split(split)},
