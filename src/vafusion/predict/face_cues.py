@@ -79,15 +79,21 @@ class FaceCues:
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average along axis 0 ignoring NaN rows (shape kept)."""
-    if width <= 1:
-        return x
+    """Centred moving average along axis 0 over the finite rows (NaN rows stay NaN).
+
+    Hand-written (cumulative sums): the filters of :mod:`vafusion.smoothing` do not skip
+    NaN rows this way. Windows shrink at the ends and never exceed the series.
+    """
     ok = np.isfinite(x).all(axis=1)
+    if width <= 1 or len(x) == 0:
+        return x
     z = np.where(ok[:, None], x, 0.0)
-    k = np.ones(width)
-    num = np.apply_along_axis(lambda c: np.convolve(c, k, mode="same"), 0, z)
-    den = np.convolve(ok.astype(float), k, mode="same")
-    out = num / np.maximum(den, 1)[:, None]
+    c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(z, axis=0)])
+    k = np.concatenate([[0], np.cumsum(ok)])
+    idx = np.arange(len(x))
+    lo = np.clip(idx - width // 2, 0, len(x))
+    hi = np.clip(idx + width // 2 + 1, 0, len(x))
+    out = (c[hi] - c[lo]) / np.maximum(k[hi] - k[lo], 1)[:, None]
     out[~ok] = np.nan
     return out
 
@@ -137,6 +143,7 @@ def face_cues(
     activation = aus.mean(axis=1) / 5.0
     geom = facepose.values[:, _geom_idx(facepose)]
     fps = 1.0 / np.median(np.diff(t)) if len(t) > 1 else 25.0
+    fps = fps if np.isfinite(fps) and fps > 0 else 25.0
     width = max(1, int(round(GEOMETRY_SMOOTH_S * fps)))
     velocity = np.log1p(_speed(_moving_average(geom.astype(np.float64), width), t))
     rot = np.stack([_col(facepose, f"pose_R{a}") for a in "xyz"], axis=1)

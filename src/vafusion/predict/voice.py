@@ -1,13 +1,14 @@
-"""Vocal arousal cues from an audio track (librosa; default model).
+"""Vocal arousal cues from an audio track (default model).
 
 Analysis (16 kHz mono, 64 ms frames every 10 ms)
-    ``f0``: YIN (``librosa.yin``, 65-500 Hz) in semitones re 27.5 Hz (GeMAPS' unit).
+    ``f0``: YIN (65-500 Hz; NumPy, as ``librosa.yin`` computes it) in semitones re 27.5 Hz.
     ``voiced``: the frame's normalised autocorrelation at YIN's period is >= 0.6 and its
     level is within 35 dB of the recording's loudest frames (YIN returns a period for any
     frame; this keeps the periodic ones). ``level``: RMS in dBFS. ``hf_ratio``: energy of
     1-5 kHz over 50-1000 Hz in dB, the alpha ratio of Eyben et al. (2016) (sign: higher =
     more high-frequency energy = more vocal effort). pYIN was measured at ~1x real time
     here, YIN at ~50x, hence YIN plus the autocorrelation check.
+    The audio is decoded at 16 kHz (FFmpeg's resampler, :func:`vafusion.io.media.load_audio`).
 Rows (:data:`VOICE_RATE_HZ` per second)
     Each row summarises the voiced frames of a window centred on it: ``f0_level`` (median
     semitones, 1 s), ``f0_range`` (80th minus 20th percentile, 2 s), ``loudness`` (mean dBFS
@@ -31,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vafusion.errors import ConfigError
 from vafusion.io.media import AudioSignal
 
 #: Rows per second of voice cues (and of voice-only predictions).
@@ -81,47 +83,71 @@ class VoiceCues:
     envelope: np.ndarray
 
 
-def _periodicity(x: np.ndarray, f0: np.ndarray) -> np.ndarray:
-    """Normalised autocorrelation of each centred frame at its YIN period, shape (F,)."""
-    import librosa
+def _frames(x: np.ndarray) -> np.ndarray:
+    """(F, _FRAME) centred frames every _HOP samples (a strided view, zero-padded ends)."""
+    xp = np.pad(x, _FRAME // 2)
+    n = 1 + (len(xp) - _FRAME) // _HOP
+    return np.lib.stride_tricks.as_strided(
+        xp, shape=(n, _FRAME), strides=(xp.strides[0] * _HOP, xp.strides[0]), writeable=False
+    )
 
-    frames = librosa.util.frame(
-        np.pad(x, _FRAME // 2, mode="constant"), frame_length=_FRAME, hop_length=_HOP
-    ).T[: len(f0)]
-    lag = np.clip(np.round(_SR / f0).astype(int), 1, _FRAME // 2)
-    r = np.zeros(len(f0))
-    for t in np.unique(lag):  # one vectorised product per distinct lag (<= 250 of them)
-        rows = np.flatnonzero(lag == t)
-        a, b = frames[rows, :-t], frames[rows, t:]
-        den = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-        r[rows] = np.where(den > 0, (a * b).sum(1) / np.maximum(den, 1e-20), 0.0)
-    return r
+
+def _analyse_block(frames: np.ndarray) -> tuple[np.ndarray, ...]:
+    """YIN period, periodicity, level and alpha ratio of a block of frames.
+
+    YIN (de Cheveigne & Kawahara 2002, JASA 111(4)) as librosa.yin computes it: difference
+    function over a half-frame window from FFT cross-correlations, cumulative-mean
+    normalisation, first dip below 0.1 (else the minimum) in the 65-500 Hz lag range,
+    parabolic refinement. Hand-written in NumPy because librosa.yin's import (scipy.signal,
+    numba) costs ~260 MB of memory and seconds of start-up in every predict process.
+    """
+    y = frames.astype(np.float64)
+    w = _FRAME // 2
+    lo, hi = int(np.floor(_SR / 500)), int(np.ceil(_SR / 65))
+    nfft = 2 * _FRAME
+    spec = np.fft.rfft(y, nfft)
+    r = np.fft.irfft(np.conj(np.fft.rfft(y[:, :w], nfft)) * spec, nfft)[:, : hi + 2]
+    cs = np.concatenate([np.zeros((len(y), 1)), np.cumsum(y * y, axis=1)], axis=1)
+    lags = np.arange(hi + 2)
+    e0 = cs[:, w : w + 1]
+    et = cs[:, lags + w] - cs[:, lags]
+    d = np.maximum(e0 + et - 2 * r, 0.0)
+    cum = np.cumsum(d[:, 1:], axis=1)
+    cmnd = np.ones_like(d)
+    cmnd[:, 1:] = d[:, 1:] * lags[1:] / np.maximum(cum, 1e-12)
+    band = cmnd[:, lo : hi + 1]
+    is_min = np.zeros_like(band, bool)
+    is_min[:, 1:-1] = (band[:, 1:-1] <= band[:, :-2]) & (band[:, 1:-1] <= band[:, 2:])
+    below = is_min & (band < 0.1)
+    first = np.where(below.any(1), below.argmax(1), band.argmin(1))
+    tau = first + lo
+    rows = np.arange(len(y))
+    a, b, c = (cmnd[rows, np.clip(tau + k, 1, hi + 1)] for k in (-1, 0, 1))
+    den = a - 2 * b + c
+    shift = np.where(np.abs(den) > 1e-12, 0.5 * (a - c) / np.where(den == 0, 1, den), 0.0)
+    period = tau + np.clip(shift, -1, 1)
+    periodicity = r[rows, tau] / np.sqrt(np.maximum(e0[:, 0] * et[rows, tau], 1e-20))
+    level = 10 * np.log10(np.maximum((y * y).mean(axis=1), 1e-12))
+    power = np.abs(np.fft.rfft(y * np.hanning(_FRAME), _FRAME)) ** 2
+    freqs = np.fft.rfftfreq(_FRAME, 1 / _SR)
+    low = power[:, (freqs >= 50) & (freqs < 1000)].sum(1)
+    high = power[:, (freqs >= 1000) & (freqs < 5000)].sum(1)
+    alpha = 10 * np.log10(np.maximum(high, 1e-12) / np.maximum(low, 1e-12))
+    return _SR / period, periodicity, level, alpha
 
 
 def frame_features(audio: AudioSignal) -> dict[str, np.ndarray]:
     """10 ms frame features: ``time, f0, voiced, level, hf_ratio`` (see module docstring)."""
-    import librosa
-
-    x = np.asarray(audio.samples, np.float32)
     if audio.sample_rate != _SR:
-        x = librosa.resample(x, orig_sr=audio.sample_rate, target_sr=_SR)
-    if len(x) < _FRAME:
-        x = np.pad(x, (0, _FRAME - len(x)))
-    f0 = librosa.yin(x, fmin=65, fmax=500, sr=_SR, frame_length=_FRAME, hop_length=_HOP)
-    level = 20 * np.log10(
-        np.maximum(librosa.feature.rms(y=x, frame_length=_FRAME, hop_length=_HOP)[0], 1e-6)
-    )
-    n = min(len(f0), len(level))
-    f0, level = f0[:n], level[:n]
-    power = np.abs(librosa.stft(x, n_fft=_FRAME, hop_length=_HOP)) ** 2
-    freqs = librosa.fft_frequencies(sr=_SR, n_fft=_FRAME)
-    low = power[(freqs >= 50) & (freqs < 1000)].sum(0)[:n]
-    high = power[(freqs >= 1000) & (freqs < 5000)].sum(0)[:n]
-    hf = 10 * np.log10(np.maximum(high, 1e-12) / np.maximum(low, 1e-12))
-    loud_ref = np.percentile(level, 95) if n else 0.0
-    voiced = (_periodicity(x, f0) >= 0.6) & (level >= loud_ref - 35.0) & (level > -60.0)
+        raise ConfigError(f"voice cues need {_SR} Hz audio (load_audio's default rate)")
+    x = np.asarray(audio.samples, np.float32)
+    frames = _frames(x)
+    parts = [_analyse_block(frames[i : i + 2000]) for i in range(0, len(frames), 2000)]
+    f0, periodicity, level, hf = (np.concatenate(p) for p in zip(*parts, strict=True))
+    loud_ref = np.percentile(level, 95) if len(level) else 0.0
+    voiced = (periodicity >= 0.6) & (level >= loud_ref - 35.0) & (level > -60.0)
     return {
-        "time": audio.start_s + np.arange(n) * _HOP / _SR,
+        "time": audio.start_s + np.arange(len(f0)) * _HOP / _SR,
         "f0": 12.0 * np.log2(f0 / 27.5),
         "voiced": voiced,
         "level": level,
@@ -141,7 +167,7 @@ def voice_cues(audio: AudioSignal | None, duration_s: float | None = None) -> Vo
     Parameters
     ----------
     audio : AudioSignal or None
-        Mono audio (any rate; resampled to 16 kHz). None: no rows.
+        Mono audio at 16 kHz. None: no rows.
     duration_s : float, optional
         Length of the grid (default: the audio's end).
 
