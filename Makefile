@@ -40,16 +40,20 @@ format: setup
 	$(BIN)/ruff format src tests benchmarks
 	$(BIN)/ruff check --fix src tests benchmarks
 
-# Speed benchmarks (not part of `make test`): each prints ratios against a reference
-# measured in the same run; results and commands are kept in BENCHMARKS.md.
+# Speed benchmarks (not part of `make test`): exactly the commands BENCHMARKS.md and
+# docs/blendshapes.md quote (which figures are same-run ratios and which are absolute is
+# said in BENCHMARKS.md).
 bench: setup
-	$(BIN)/python benchmarks/bench_audio.py
+	$(BIN)/python benchmarks/bench_audio.py src/vafusion/assets/WolfgangLanger_Pexels.mp4 \
+	    tests/data/clips/d20.mp4 tests/data/clips/face_noface.mov tests/data/clips/single_face.mp4
 	$(BIN)/python benchmarks/bench_faces.py --repeat 3
 	$(BIN)/python benchmarks/bench_blendshapes.py --repeat 5
 	$(BIN)/python benchmarks/bench_expression.py --repeat 2
-	$(BIN)/python benchmarks/bench_predict.py --repeat 3 --live-rounds 1
+	$(BIN)/python benchmarks/bench_predict.py --repeat 3 --live-rounds 2
 	$(BIN)/python benchmarks/bench_store.py --scale 0.1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1
+	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 2
+	$(BIN)/python benchmarks/bench_train.py --scale 0.05 --threads 1 --data mmap
 
 clean:
 	rm -rf $(VENV) vafusion-demo .pytest_cache

@@ -1,13 +1,25 @@
-"""Speed of ``vafusion predict`` (default model) on the bundled clip, and live-mode lag.
+"""Speed of ``vafusion predict`` (default model) from a cold start, and live-mode lag.
 
-Run: ``.venv/bin/python benchmarks/bench_predict.py [--repeat 5] [--live-rounds 3] [--no-live]``
+Run::
 
-Prints the one-off model load time, the end-to-end processing time of the bundled clip
-(decode, face tracking, expression network, smoothing, CSV/PNG/HTML/JSON written with
-thumbnails) for each round with the model loaded once, its real-time factor (clip duration
-/ processing time) for the median and the best round, then the live lag measured on the
-clip served as an MPEG-TS stream over loopback TCP at 25 fps (median over rounds). The
-load average is printed before and after: on a shared machine, quote it with the numbers.
+    .venv/bin/python benchmarks/bench_predict.py [--clip CLIP] [--seconds 30] [--repeat 3]
+        [--live-rounds 3] [--no-live]
+
+Cold start: each round runs ``python -m vafusion predict CLIP --out DIR`` as a new process
+and times it from process start to the files written (imports, model load, decoding,
+face tracking, expression network, smoothing, CSV/PNG/HTML/JSON with thumbnails), in three
+modes interleaved round by round so that load changes hit them alike:
+
+* ``one-process``: ``-j 1`` (one video, one worker: decode | track | features in threads);
+* ``chunks``: the default on this machine (the video's time chunks tracked in one worker
+  process per core, see vafusion.parallel);
+* ``chunks-stride2``: the same with ``--stride 2`` (every 2nd frame analysed).
+
+The reference is real time: the real-time factor is the clip's duration / wall time
+(median and min-max spread over the rounds). Without ``--clip`` the clip is *synthetic*:
+``--seconds`` of the bundled sample clip (WolfgangLanger_Pexels.mp4, 640x360, 23.976 fps)
+looped by benchmarks/loop_clip.py. The live lag is measured on the bundled clip served as
+an MPEG-TS stream over loopback TCP at 25 fps. Load averages are printed: quote them.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -25,34 +38,46 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO / "src" / "vafusion" / "assets" / "WolfgangLanger_Pexels.mp4"
+MODES = {
+    "one-process": ["-j", "1"],
+    "chunks": [],
+    "chunks-stride2": ["--stride", "2"],
+}
 
 
-def bench_offline(repeat: int) -> dict:
-    from vafusion.io.media import probe
-    from vafusion.predict.api import predict_to_folder
-    from vafusion.predict.default_model import DefaultModel
+def cold_predict(clip: Path, extra: list[str]) -> tuple[float, float]:
+    """Seconds from process start to ``vafusion predict`` having written its files, and
+    the CPU seconds (user + system) of its process tree (worker processes included)."""
+    with tempfile.TemporaryDirectory() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        p = subprocess.run(
+            [sys.executable, "-m", "vafusion", "-q", "predict", str(clip), "--out", out, *extra],
+            capture_output=True,
+            text=True,
+        )
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert (Path(out) / f"{clip.stem}.json").is_file()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
-    duration = probe(CLIP).duration_s
-    t0 = time.perf_counter()
-    model = DefaultModel()
-    load_s = time.perf_counter() - t0
-    times, loads = [], []
-    for _ in range(repeat):
-        with tempfile.TemporaryDirectory() as out:
-            t = time.perf_counter()
-            res = predict_to_folder([CLIP], out, model=model)[0]
-            times.append(time.perf_counter() - t)
-            loads.append(os.getloadavg()[0])
-            assert res.error is None, res.error
-    return {
-        "clip_s": duration,
-        "model_load_s": load_s,
-        "process_s": times,
-        "load_1min": loads,
-        "realtime_factor_median": duration / float(np.median(times)),
-        "realtime_factor_best": duration / min(times),
-        "stages_s": {k: round(v, 3) for k, v in res.prediction.stats.items()},
-    }
+
+def bench_cold(clip: Path, repeat: int) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) seconds of every mode, ``repeat`` rounds interleaved (A B C A B C ...)."""
+    runs: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
+    cold_predict(clip, ["-j", "1"])  # warm the page cache: files, not imports, are cold
+    for r in range(repeat):
+        for mode, extra in MODES.items():
+            runs[mode].append(cold_predict(clip, extra))
+            wall, cpu = runs[mode][-1]
+            print(
+                f"  round {r + 1} {mode}: {wall:.2f} s wall, {cpu:.2f} s CPU "
+                f"(1-min load {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
+    return runs
 
 
 def bench_live() -> dict:
@@ -86,21 +111,37 @@ def bench_live() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=5, help="offline rounds (model loaded once)")
+    ap.add_argument("--clip", type=Path, help="video to predict (default: synthetic loop)")
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of the looped clip")
+    ap.add_argument("--repeat", type=int, default=3, help="cold-start rounds per mode")
     ap.add_argument("--live-rounds", type=int, default=3)
     ap.add_argument("--no-live", action="store_true")
     args = ap.parse_args()
+    from vafusion.io.media import probe
+
     print(f"load average before: {os.getloadavg()}")
-    off = bench_offline(args.repeat)
-    print(f"model load: {off['model_load_s']:.2f} s (one-off)")
-    print(
-        f"predict {CLIP.name} ({off['clip_s']:.1f} s): "
-        f"{', '.join(f'{t:.2f}' for t in off['process_s'])} s "
-        f"(1-min load {', '.join(f'{x:.1f}' for x in off['load_1min'])}) -> "
-        f"real-time factor median {off['realtime_factor_median']:.2f}x, "
-        f"best {off['realtime_factor_best']:.2f}x"
-    )
-    print(f"stages (last round): {off['stages_s']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = args.clip
+        if clip is None:
+            sys.path.insert(0, str(Path(__file__).parent))
+            from loop_clip import loop_clip
+
+            clip = loop_clip(CLIP, Path(tmp) / "sample_looped.mp4", args.seconds)
+            print(f"clip: {CLIP.name} looped to {args.seconds:.0f} s (synthetic, video only)")
+        info = probe(clip)
+        print(
+            f"clip: {clip.name}, {info.duration_s:.1f} s, {info.n_frames} frames, "
+            f"{info.fps:.3f} fps"
+        )
+        runs = bench_cold(clip, args.repeat)
+    for mode, r in runs.items():
+        w, cpu = np.asarray(r).T
+        rt = info.duration_s / w
+        print(
+            f"predict cold start, {mode:15s}: wall median {np.median(w):.2f} s -> "
+            f"{np.median(rt):.2f}x real time (spread {rt.min():.2f}-{rt.max():.2f}x, "
+            f"{len(w)} rounds); CPU median {np.median(cpu):.2f} s"
+        )
     if not args.no_live:
         runs = []
         for _ in range(args.live_rounds):

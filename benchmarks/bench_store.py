@@ -18,7 +18,9 @@ Measured:
 1. write throughput (MB/s of array bytes, including fsync + rename + manifest update);
 2. random 15-frame window reads of all feature sets (windows/s), (a) through the public
    ``FeatureStore.read_rows`` (resolves the entry and maps the file on every call) and
-   (b) from memmaps opened once per video (what a training ``Dataset`` does);
+   (b) from memmaps opened once per video (what a training ``Dataset`` does), each window
+   copied out of the map as ``read_rows`` does (like for like: only the per-call lookup
+   differs);
 3. on-disk size; the compression a chunked/compressed format would give, measured on
    real audio features (zlib), and the cost of reading one window from a compressed
    ``.npz`` (whole-array decompression) for comparison;
@@ -132,7 +134,7 @@ def bench_store(args) -> dict:
     t0 = time.perf_counter()
     for k, s in zip(picks, starts, strict=True):
         for fs in dims:
-            w = np.asarray(maps[names[k], fs][s : s + 15])
+            w = np.array(maps[names[k], fs][s : s + 15])  # a copy, as read_rows returns
             checksum += float(w[0, 0])
     mm_rate = args.windows / (time.perf_counter() - t0)
 

@@ -10,13 +10,24 @@ optionally subsampled with ``--scale``, then measures with the real training loo
 - the data-loading share of each step (batch gather + masks, goal < 10 %),
 - model-only throughput (forward + backward + RMSprop step on a pre-gathered batch), the
   reference for what the loop could reach with free data loading,
-- the process's memory (RSS: anonymous = the process's own, file = page cache of memmaps)
-  after building the windows and after the epoch.
+- the process's memory (RSS: anonymous = the process's own, file = page cache of memmaps,
+  peak) and the system's page cache after building the windows and after the epoch, and
+  the peak number of open files (sampled every 20 ms).
+
+``--recipe improved`` measures the improved recipe (fusion-tcn over 128-frame windows with
+per-video normalisation); compare ``frames_per_s`` (dataset frames per second of training)
+across recipes, since their windows differ in length and stride. ``--max-steps N`` stops
+after N steps. At full scale from memory maps, under the common
+descriptor limit::
+
+    (ulimit -n 1024; .venv/bin/python benchmarks/bench_train.py --scale 1.0 --data mmap \
+        --max-steps 100)
 
 ``--data ram`` packs the features in RAM (the synthetic videos are generated in memory);
 ``--data mmap`` writes them into a temporary feature store (audio per frame, expression and
 facepose as long-form face tables with one track) and trains from the store's memory maps
-(:class:`vafusion.data.sequences.FrameRows`, what ``vafusion train --data-mmap`` does).
+(:func:`vafusion.data.sources.store_video`: views read through the bounded map cache, what
+``vafusion train --data-mmap`` does).
 
 Example::
 
@@ -78,25 +89,60 @@ def synthetic(counts: list[int], dims: dict[str, int], seed: int = 0):
 
 
 def memory_mb() -> dict[str, float]:
-    """Current RSS split (MB): ``anon`` (process memory), ``file`` (mapped page cache)."""
+    """Memory now (MB): ``anon`` (the process's own RSS), ``file`` (its mapped page cache),
+    ``peak`` (peak RSS), ``cached`` (the system's page cache, /proc/meminfo ``Cached``)."""
     out = {}
     with open("/proc/self/status") as fh:
         for line in fh:
             key, _, rest = line.partition(":")
             if key in ("RssAnon", "RssFile", "VmHWM"):
                 out[key] = int(rest.split()[0]) / 1024
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key == "Cached":
+                out[key] = int(rest.split()[0]) / 1024
     return {"anon": out.get("RssAnon", 0.0), "file": out.get("RssFile", 0.0),
-            "peak": out.get("VmHWM", 0.0)}  # fmt: skip
+            "peak": out.get("VmHWM", 0.0), "cached": out.get("Cached", 0.0)}  # fmt: skip
+
+
+class FdSampler:
+    """Peak number of open file descriptors of this process, sampled every ``period`` s."""
+
+    def __init__(self, period: float = 0.02) -> None:
+        import threading
+
+        self.peak = self.now()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(period,), daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    def _run(self, period: float) -> None:
+        while not self._stop.wait(period):
+            self.peak = max(self.peak, self.now())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak, self.now())
 
 
 def store_videos(counts: list[int], dims: dict[str, int], root: Path, seed: int = 0):
-    """Like :func:`synthetic` but written to a feature store and read back memory-mapped.
+    """Like :func:`synthetic` but written to a feature store and read back as training does.
 
     Face sets are stored in long form (``face_id`` 0, or -1 on the 10 % frames without a
     face), exactly like the face extractors write them; one video at a time is in memory.
+    The videos are read back with :func:`vafusion.data.sources.store_video` (what
+    ``vafusion train`` does): views over the store's arrays read through the bounded map
+    cache, no file held open per video.
     """
-    from vafusion.data import VideoData
-    from vafusion.data.sources import frame_rows
+    from dataclasses import replace
+
+    from vafusion.data.sources import store_video
     from vafusion.features.base import FeatureTable
     from vafusion.store import FeatureStore
 
@@ -117,11 +163,8 @@ def store_videos(counts: list[int], dims: dict[str, int], root: Path, seed: int 
             )  # fmt: skip
     out = []
     for i, n in enumerate(counts):
-        feats, valid = {}, {}
-        for m in dims:
-            feats[m], valid[m] = frame_rows(store.get(f"v{i}", m, mmap=True), n, "main")
-        labels = synthetic_labels(n, i)
-        out.append(VideoData(f"v{i}", n, feats, valid, labels))
+        v, _ = store_video(store, f"v{i}", {m: m for m in dims})
+        out.append(replace(v, labels=synthetic_labels(n, i)))
     return out
 
 
@@ -141,53 +184,86 @@ def model_only(model, batch, steps: int) -> float:
     return (time.perf_counter() - t0) / steps
 
 
+def _nofile() -> int:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.01, help="share of training videos")
-    ap.add_argument("--model", default="fusion-gru")
+    ap.add_argument(
+        "--recipe",
+        default="paper",
+        choices=("paper", "improved"),
+        help="training recipe (window, model, loss, per-video norm...)",
+    )
+    ap.add_argument("--model", default=None, help="default: the recipe's")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--dims", default="audio=168,expression=135,facepose=653")
     ap.add_argument("--model-steps", type=int, default=30)
     ap.add_argument("--data", choices=("ram", "mmap"), default="ram", help="window storage")
+    ap.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: 1 epoch)")
+    ap.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="mmap: feature store folder (default: a temporary one, removed at the end)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="append a markdown row here")
     args = ap.parse_args(argv)
 
+    from dataclasses import replace
+
     from vafusion.data import FeatureSpec, WindowData, fit_normalizer
     from vafusion.data.sequences import feature_bytes
-    from vafusion.models import ModelConfig, build_model
-    from vafusion.train import TrainConfig, fit
+    from vafusion.models import build_model
+    from vafusion.train import fit
+    from vafusion.train.recipes import recipe_config
 
     torch.set_num_threads(args.threads)
     dims = {k: int(v) for k, v in (kv.split("=") for kv in args.dims.split(","))}
     counts = train_frame_counts(args.scale)
     tmpdir = tempfile.TemporaryDirectory()
     mem0 = memory_mb()
+    fds = FdSampler()
+    fds_start = fds.peak
     t0 = time.perf_counter()
     if args.data == "mmap":
-        videos = store_videos(counts, dims, Path(tmpdir.name) / "store")
+        videos = store_videos(counts, dims, args.store or Path(tmpdir.name) / "store")
     else:
         videos = synthetic(counts, dims)
     t_gen = time.perf_counter() - t0
     spec = FeatureSpec(dims=dims)
     in_memory = args.data == "ram"
+    base = recipe_config(args.recipe)
+    cfg = replace(
+        base, model=replace(base.model, name=args.model or base.model.name), epochs=1,
+        batch_size=args.batch_size, num_threads=args.threads, patience=0, progress=False,
+        data_memory=args.data, max_steps=args.max_steps, tune_smoothing=False, tune_lag=False,
+    )  # fmt: skip
+    dc = cfg.data
     t0 = time.perf_counter()
     norm = fit_normalizer(videos, spec.modalities)
-    data = WindowData(videos, spec, norm, in_memory=in_memory)
+    data = WindowData(
+        videos, spec, norm, dc.window, dc.stride, in_memory=in_memory, per_video=dc.per_video_norm
+    )
     t_pack = time.perf_counter() - t0
     mem_built = memory_mb()
     n_frames, n_win = sum(counts), len(data)
 
-    cfg = TrainConfig(
-        model=ModelConfig(name=args.model), epochs=1, batch_size=args.batch_size,
-        num_threads=args.threads, patience=0, progress=False, data_memory=args.data,
-    )  # fmt: skip
+    fds_built = fds.now()
     with tempfile.TemporaryDirectory() as tmp:
         r = fit(cfg, videos, [], spec, tmp)
     mem_epoch = memory_mb()
+    peak_fds = fds.stop()
     h = r.history[0]
     epoch_s, load_share = h["epoch_seconds"], h["load_share"]
-    wps = n_win / epoch_s
+    steps = -(-n_win // args.batch_size)
+    trained = n_win if not args.max_steps else min(n_win, args.max_steps * args.batch_size)
+    wps = trained / epoch_s
 
     torch.manual_seed(0)
     model = build_model(cfg.model, spec)
@@ -199,9 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     step_s = model_only(model, batch, args.model_steps)
     mo_wps = args.batch_size / step_s
 
-    full_windows = 150_000
+    fps_train = wps * dc.stride  # dataset frames covered per second of training
     res = {
-        "model": args.model, "data": args.data, "scale": args.scale, "videos": len(counts),
+        "recipe": args.recipe, "model": cfg.model.name, "window": dc.window, "stride": dc.stride,
+        "data": args.data, "scale": args.scale, "videos": len(counts),
         "frames": n_frames,
         "windows": n_win, "batch_size": args.batch_size, "threads": args.threads,
         "dims": dims, "gen_s": round(t_gen, 2), "pack_s": round(t_pack, 2),
@@ -209,11 +286,18 @@ def main(argv: list[str] | None = None) -> int:
         "load_share": round(load_share, 4), "gather_ms_per_batch": round(gather_s * 1e3, 3),
         "model_only_windows_per_s": round(mo_wps, 1),
         "model_only_ms_per_step": round(step_s * 1e3, 2),
-        "full_scale_epoch_min_est": round(full_windows / wps / 60, 1),
+        "frames_per_s": round(fps_train, 1),
+        "full_scale_epoch_min_est": round(1.50e6 / fps_train / 60, 1),
         "rss_anon_mb": {"start": round(mem0["anon"]), "built": round(mem_built["anon"]),
                         "after_epoch": round(mem_epoch["anon"])},
         "rss_file_mb_after_epoch": round(mem_epoch["file"]),
-        "feature_mb": round(feature_bytes(videos, spec, 15, 10) / 2**20),
+        "rss_peak_mb": round(mem_epoch["peak"]),
+        "page_cache_mb": {"start": round(mem0["cached"]),
+                          "after_epoch": round(mem_epoch["cached"])},
+        "steps": min(steps, args.max_steps) if args.max_steps else steps,
+        "open_files": {"start": fds_start, "built": fds_built,
+                       "peak": peak_fds, "limit": _nofile()},
+        "feature_mb": round(feature_bytes(videos, spec, dc.window, dc.stride) / 2**20),
         "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "torch": torch.__version__,
     }  # fmt: skip
@@ -222,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         with open(args.out, "a") as fh:
             fh.write(
-                f"| {args.model} | {args.data} | {args.scale} | {n_frames} | {n_win} | "
+                f"| {cfg.model.name} | {args.data} | {args.scale} | {n_frames} | {n_win} | "
                 f"{args.batch_size} | {args.threads} | {epoch_s:.1f} | {wps:.0f} | "
                 f"{100 * load_share:.1f} % | {gather_s * 1e3:.2f} | {mo_wps:.0f} | "
                 f"{res['full_scale_epoch_min_est']} | {res['feature_mb']} | "

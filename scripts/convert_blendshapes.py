@@ -15,7 +15,10 @@ the leading batch axis dynamic: input ``points`` (N, 146, 2) float32, output
 and resizing the input fails), which is why it is converted rather than run as is.
 
 The float16 weights stay float16 in the file (``Cast`` to float32, as TFLite's
-``DEQUANTIZE`` does), so the values are bit-identical. The converted model is checked
+``DEQUANTIZE`` does), so the values are bit-identical. Two rewrites for ONNX Runtime's CPU
+kernels, same arithmetic: each 1x1 convolution becomes a 2-D ``Gemm`` (bias and ReLU fused),
+and each layer norm that TFLite spells out in ten operators becomes one
+``LayerNormalization``. The converted model is checked
 against the TFLite interpreter on meshes of the bundled sample clip (tracked by
 vafusion's own face tracker) and on random point clouds, face by face; the script fails if
 any score differs by more than ``--tol``. It prints the sha256 to put into
@@ -122,9 +125,21 @@ class Converter:
         (inp,) = g.inputs
         (out,) = g.outputs
         final = out
-        for op in g.operators:
-            code = self.model.operatorCodes[op.opcodeIndex]
-            kind = self.op_names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+        fused, skipped = self.layer_norms()
+        for i, op in enumerate(g.operators):
+            kind = self.kind(op)
+            if i in skipped:
+                continue
+            if i in fused:
+                x, scale, eps = fused[i]
+                self.node(
+                    "LayerNormalization",
+                    [self.operand(x), self.operand(scale)],
+                    [self.name(op.outputs[0])],
+                    axis=-1,
+                    epsilon=eps,
+                )
+                continue
             if (
                 kind == "STRIDED_SLICE"
                 and op.outputs[0] == out
@@ -152,6 +167,92 @@ class Converter:
         model.ir_version = 8
         onnx.checker.check_model(model, full_check=True)
         return model
+
+    def kind(self, op) -> str:
+        code = self.model.operatorCodes[op.opcodeIndex]
+        return self.op_names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+
+    def static_value(self, t: int) -> np.ndarray | None:
+        """Value of a constant, or of a DEQUANTIZE of one (float32); else None."""
+        value = self.const(t)
+        if value is not None:
+            return value.astype(np.float32)
+        for op in self.g.operators:
+            if op.outputs[0] == t and self.kind(op) == "DEQUANTIZE":
+                inner = self.const(op.inputs[0])
+                return None if inner is None else inner.astype(np.float32)
+        return None
+
+    def layer_norms(self) -> tuple[dict[int, tuple[int, int, float]], set[int]]:
+        """Find TFLite's decomposed layer norms over the last axis (no bias)::
+
+            m = MEAN(x); v = MEAN(SQUARED_DIFFERENCE(x, m)); r = RSQRT(ADD(v, eps))
+            s = MUL(r, gamma); y = ADD(MUL(x, s), MUL(NEG(m), s))
+
+        Returns ``{index of the final ADD: (x, gamma, eps)}`` and the indices of the other
+        operators of each match (replaced by one ONNX ``LayerNormalization``, which ONNX
+        Runtime runs as one kernel). Every intermediate must be used only inside the match.
+        """
+        ops = self.g.operators
+        producer = {int(t): i for i, op in enumerate(ops) for t in op.outputs}
+        users: dict[int, list[int]] = {}
+        for i, op in enumerate(ops):
+            for t in op.inputs:
+                users.setdefault(int(t), []).append(i)
+
+        def only(t: int, kind: str) -> int | None:
+            us = users.get(int(t), [])
+            return us[0] if len(us) == 1 and self.kind(ops[us[0]]) == kind else None
+
+        def chain(start: int, kinds: tuple[str, ...]) -> list[int] | None:
+            """Operators following ``start`` one sole user at a time, of these kinds."""
+            found = []
+            for kind in kinds:
+                nxt = only(ops[found[-1] if found else start].outputs[0], kind)
+                if nxt is None:
+                    return None
+                found.append(nxt)
+            return found
+
+        fused: dict[int, tuple[int, int, float]] = {}
+        skipped: set[int] = set()
+        for i, op in enumerate(ops):
+            if self.kind(op) != "MEAN" or not op.builtinOptions.keepDims:
+                continue
+            rank = len(self.g.tensors[op.inputs[0]].shape)
+            if [int(a) % rank for a in np.atleast_1d(self.const(op.inputs[1]))] != [rank - 1]:
+                continue
+            x, m = int(op.inputs[0]), int(op.outputs[0])
+            kinds = sorted(self.kind(ops[u]) for u in users.get(m, []))
+            if kinds != ["NEG", "SQUARED_DIFFERENCE"]:
+                continue
+            neg = next(u for u in users[m] if self.kind(ops[u]) == "NEG")
+            sqd = next(u for u in users[m] if self.kind(ops[u]) == "SQUARED_DIFFERENCE")
+            found = chain(sqd, ("MEAN", "ADD", "RSQRT", "MUL"))
+            if found is None:
+                continue
+            mean2, add_eps, rsqrt, mul_g = found
+            s = int(ops[mul_g].outputs[0])
+            muls = users.get(s, [])
+            if len(muls) != 2 or any(self.kind(ops[u]) != "MUL" for u in muls):
+                continue
+            mul_x = next((u for u in muls if x in ops[u].inputs), None)
+            mul_m = next((u for u in muls if int(ops[neg].outputs[0]) in ops[u].inputs), None)
+            if mul_x is None or mul_m is None or only(ops[neg].outputs[0], "MUL") != mul_m:
+                continue
+            final = only(ops[mul_x].outputs[0], "ADD")
+            if final is None or producer.get(int(ops[mul_m].outputs[0])) != mul_m:
+                continue
+            if set(ops[final].inputs) != {ops[mul_x].outputs[0], ops[mul_m].outputs[0]}:
+                continue
+            eps_t = next(t for t in ops[add_eps].inputs if t != ops[mean2].outputs[0])
+            gamma = next(t for t in ops[mul_g].inputs if t != ops[rsqrt].outputs[0])
+            eps = self.static_value(eps_t)
+            if eps is None or eps.size != 1 or self.static_value(gamma) is None:
+                continue
+            fused[final] = (x, int(gamma), float(eps.reshape(())))
+            skipped |= {i, neg, sqd, mean2, add_eps, rsqrt, mul_g, mul_x, mul_m}
+        return fused, skipped
 
     def _io(self, op) -> tuple[list[str], str]:
         return [self.operand(t) for t in op.inputs], self.name(op.outputs[0])

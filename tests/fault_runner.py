@@ -2,61 +2,40 @@
 
 Usage: ``python tests/fault_runner.py {kill,raise,count} N LOG vafusion-args...``
 
-``os.replace`` and ``os.rename`` are wrapped in this process (predict ``-j 1`` and extract
-``--workers 1`` write from this process). Every call that publishes a vafusion temporary
-(:func:`tempfiles.is_temporary` on its source: the data is written and fsync-ed, the rename
-not yet done) is counted and its source and destination appended to ``LOG``; the ``N``-th
-such call (1-based) either
+``os.replace`` and ``os.rename`` are wrapped in every Python process of the run (the
+``sitecustomize`` in tests/fault_site, so predict's worker processes too). Every call that
+publishes a vafusion temporary (:func:`tempfiles.is_temporary` on its source: the data is
+written and fsync-ed, the rename not yet done) is numbered across processes and logged to
+``LOG`` (number, temporary, final name, pid); the ``N``-th such call either
 
-- ``kill``: SIGKILLs this process before renaming (a crash between write and rename), or
+- ``kill``: SIGKILLs the whole run (its own process group: parent and workers) before
+  renaming, as a crash or ``kill -9`` between write and rename would, or
 - ``raise``: raises ``OSError(ENOSPC)`` instead of renaming (the writer's cleanup runs);
 
-``count`` (or ``N = 0``) only logs. The fault fires inside the real writers, whichever
-file is being written at that point.
+``count`` only logs. The fault fires inside the real writers, whichever file is being
+written at that point. The run is a new session, so the kill cannot reach the caller.
 """
 
 from __future__ import annotations
 
-import errno
 import os
-import signal
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from tempfiles import is_temporary  # noqa: E402
+SITE = Path(__file__).resolve().parent / "fault_site"
 
 
-def _install(mode: str, nth: int, log: Path) -> None:
-    calls = {"n": 0}
-
-    def wrap(real):
-        def faulty(src, dst, *args, **kwargs):
-            if is_temporary(Path(src).name):
-                calls["n"] += 1
-                with open(log, "a", encoding="utf-8") as fh:
-                    fh.write(f"{calls['n']}\t{src}\t{dst}\n")
-                if calls["n"] == nth and mode == "kill":
-                    os.kill(os.getpid(), signal.SIGKILL)
-                if calls["n"] == nth and mode == "raise":
-                    raise OSError(errno.ENOSPC, "No space left on device (injected)", str(dst))
-            return real(src, dst, *args, **kwargs)
-
-        return faulty
-
-    os.replace = wrap(os.replace)
-    os.rename = wrap(os.rename)
-
-
-def main() -> None:
-    mode, nth, log, *args = sys.argv[1:]
+def run(mode: str, nth: int, log: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``python -m vafusion *args`` with the fault (``kwargs``: for ``subprocess.run``)."""
     assert mode in ("kill", "raise", "count"), mode
-    _install(mode, int(nth), Path(log))
-    from vafusion.cli import main as cli_main
-
-    cli_main(args)
+    env = dict(kwargs.pop("env", None) or os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SITE), env.get("PYTHONPATH")]))
+    env["VAFUSION_FAULT"] = f"{mode}:{nth}:{log}"
+    cmd = [sys.executable, "-m", "vafusion", *map(str, args)]
+    return subprocess.run(cmd, env=env, start_new_session=True, **kwargs)
 
 
 if __name__ == "__main__":
-    main()
+    mode, nth, log, *rest = sys.argv[1:]
+    raise SystemExit(run(mode, int(nth), Path(log), *rest).returncode)

@@ -8,14 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from tests.conftest import CLIP_FRAMES
+from tests.test_train_e2e_clips import _labels
 
 TRAIN, VAL = "single_face.mp4", "d0.mp4"
-
-
-def _labels(n: int, seed: int) -> np.ndarray:
-    """Smooth synthetic (valence, arousal) curves."""
-    t = np.arange(n) / 25.0
-    return 0.8 * np.stack([np.sin(t / 1.3 + seed), np.cos(t / 2.1 + 2 * seed)], 1)
 
 
 @pytest.fixture(scope="module")

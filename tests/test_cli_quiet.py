@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from vafusion._stderr_filter import is_noise, run
 
@@ -70,6 +71,19 @@ def test_predict_prints_no_native_log_line_but_keeps_our_messages(tmp_path, clip
         str(clips_dir / "single_face.mp4"),
         str(clips_dir / "no_face.mp4"),
     ]
+    # many recordings at a glance: index.html and summary.csv list every video
+    import pandas as pd
+
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+    assert [Path(v).name for v in summary["video"]] == [
+        "single_face.mp4",
+        "no_face.mp4",
+        "missing.mp4",
+    ]
+    assert summary["face_coverage"].iloc[0] > 0.9 and summary["face_coverage"].iloc[1] == 0
+    assert "no such file" in summary["error"].iloc[2]
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert "single_face.html" in index and "no_face.html" in index
     verbose = _cli(["--verbose", *args[:2], "--out", str(tmp_path / "out2")], tmp_path)
     assert verbose.returncode == 0, verbose.stderr
     assert NATIVE.search(verbose.stderr), verbose.stderr

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import fault_runner
 from tempfiles import is_temporary, leftover_temporaries
 from train_helpers import write_synthetic_affwild2
 
@@ -148,19 +149,23 @@ def _read_rows(path: Path) -> list[dict]:
 
 
 # ----------------------------------------------- faults inside the atomic writes themselves
-RUNNER = Path(__file__).resolve().parent / "fault_runner.py"
 PRED_CLIPS = {"single_face": 72, "d18": 216}
+#: what predict writes for the two clips: per video, then for the batch
+PRED_FILES = [f"{s}.{e}" for s in PRED_CLIPS for e in ("csv", "png", "html", "json")] + [
+    "summary.csv",
+    "index.html",
+]
 
 
 def _faulty(mode: str, nth: int, log: Path, *args, timeout=300) -> subprocess.CompletedProcess:
     """Run the CLI with a kill/raise at the ``nth`` temporary's rename (tests/fault_runner.py)."""
-    cmd = [PY, str(RUNNER), mode, str(nth), str(log), *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout)
+    return fault_runner.run(mode, nth, log, *args, capture_output=True, text=True, env=_env(),
+                            timeout=timeout)  # fmt: skip
 
 
 def _publishes(log: Path) -> list[tuple[str, str]]:
-    """(temporary, final) of every rename the runner saw, in order."""
-    return [tuple(ln.split("\t")[1:]) for ln in log.read_text().splitlines()]
+    """(temporary, final) of every rename the run made, in order (all its processes)."""
+    return [tuple(ln.split("\t")[1:3]) for ln in log.read_text().splitlines()]
 
 
 def test_is_temporary_matches_the_temporaries_the_code_writes(tmp_path):
@@ -196,7 +201,7 @@ def predicted_ref(clips_dir, tmp_path_factory):
 
 def _same_outputs(out: Path, ref: Path) -> None:
     names = sorted(f.name for f in ref.iterdir())
-    assert names == [f"{s}.{e}" for s in sorted(PRED_CLIPS) for e in ("csv", "html", "json", "png")]
+    assert names == sorted(PRED_FILES), names
     for name in names:
         a, b = (ref / name).read_bytes(), (out / name).read_bytes()
         if name.endswith(".json"):  # wall-clock timings differ from run to run
@@ -206,13 +211,13 @@ def _same_outputs(out: Path, ref: Path) -> None:
             assert a == b, name
 
 
-# 2: inside the first video's png; 6: inside the second video's png (first one complete)
-@pytest.mark.parametrize("nth", [2, 6])
+# inside the first video's png; the second video's png (first one complete); summary.csv
+@pytest.mark.parametrize("nth", [2, 6, 9])
 def test_sigkill_inside_a_predict_write_then_rerun_equals_uninterrupted(
     predicted_ref, tmp_path, nth
 ):
     ref, renames, args = predicted_ref
-    assert len(renames) == 4 * len(PRED_CLIPS), renames
+    assert [Path(final).name for _, final in renames] == PRED_FILES, renames
     out = tmp_path / "out"
     args = (*args[:-1], out)
     p = _faulty("kill", nth, tmp_path / "log.txt", *args, "-j", "1")
@@ -226,7 +231,9 @@ def test_sigkill_inside_a_predict_write_then_rerun_equals_uninterrupted(
         if is_temporary(f.name):
             continue
         stem, ext = f.name.rsplit(".", 1)
-        if ext == "csv":
+        if f.name == "summary.csv":
+            assert [Path(r["video"]).stem for r in _read_rows(f)] == list(PRED_CLIPS)
+        elif ext == "csv":
             rows = _read_rows(f)
             n = PRED_CLIPS[stem]
             assert len(rows) == n and rows[-1]["frame"] == str(n - 1)
@@ -238,6 +245,9 @@ def test_sigkill_inside_a_predict_write_then_rerun_equals_uninterrupted(
             assert f.read_bytes().endswith(b"IEND\xaeB`\x82")
     _run(*args, "-j", "1")  # the rerun completes everything with the same numbers
     _same_outputs(out, ref)
+    # predict does not delete the dead run's hidden temporary (it cannot tell a dead
+    # writer's from a live one's); the rerun leaves none of its own
+    assert leftover_temporaries(out) == [Path(tmp)]
 
 
 def test_failed_rename_in_predict_cleans_its_temporary(predicted_ref, tmp_path):
@@ -292,6 +302,29 @@ def test_sigkill_inside_a_store_write_then_rerun_equals_uninterrupted(
     _run(*args, "--out", store)  # the rerun: cleans up, completes, same bytes
     assert not leftover_temporaries(store)
     assert _npy_bytes(store) == _npy_bytes(ref)
+
+
+def test_store_cleanup_treats_an_unreaped_writer_as_dead(tmp_path):
+    """A worker killed with its parent is a zombie until init reaps it: its temporaries go."""
+    from vafusion.store import FeatureStore
+    from vafusion.store._atomic import tmp_name
+
+    proc = subprocess.Popen([PY, "-c", "pass"])
+    try:
+        stat = Path(f"/proc/{proc.pid}/stat")
+        t0 = time.monotonic()
+        while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+            assert time.monotonic() - t0 < 30
+            time.sleep(0.05)
+        store = FeatureStore(tmp_path / "s")
+        (store.root / "data").mkdir(exist_ok=True)
+        name = tmp_name("manifest.json").replace(f"-{os.getpid()}-", f"-{proc.pid}-")
+        (store.root / name).write_text("{}")
+        mine = store.root / tmp_name("manifest.json")  # a live writer's: kept
+        mine.write_text("{}")
+        assert store.cleanup() == 1 and leftover_temporaries(store.root) == [mine]
+    finally:
+        proc.wait()
 
 
 def test_failed_rename_in_the_store_cleans_its_temporary(extracted_ref, tmp_path):

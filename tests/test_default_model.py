@@ -71,7 +71,7 @@ def test_uncertain_frames_never_count_in_the_stress_zone(wolfgang):
     n = len(wolfgang.timestamps)
     va = np.tile(np.float32([-0.6, 0.6]), (n, 1))
     conf = np.full(n, 0.2, np.float32)
-    fc = FaceCurve(0, np.ones(n, bool), va, np.zeros((n, 4), np.float32), conf, None, None)
+    fc = FaceCurve(0, np.ones(n, bool), va, np.zeros((n, 4), np.float32), confidence=conf)
     pred = VideoPrediction(wolfgang.info, wolfgang.timestamps, [fc])
     stress = build_summary(pred, "default", "main")["faces"][0]["stress"]
     assert stress["stress_index"] is None or stress["stress_index"] == 0

@@ -69,3 +69,24 @@ def test_documented_quickstart_runs(clips_dir):
         text=True,
     )
     assert out.returncode == 0 and '"n_frames": 175' in out.stdout
+
+
+def _bench_commands(text: str) -> set[str]:
+    """``python benchmarks/...`` command lines in ``text`` (any interpreter path)."""
+    text = re.sub(r"\\\n\s*", " ", text)
+    found = re.findall(r"(?:\S*/)?python (benchmarks/\S+\.py[^`\n]*)", text)
+    return {" ".join(c.split()) for c in found}
+
+
+def test_make_bench_runs_the_benchmark_commands_the_docs_quote():
+    """``make bench`` runs exactly the benchmark commands given in BENCHMARKS.md's code blocks
+    and quoted in docs/*.md (same scripts, same options)."""
+    makefile = (REPO / "Makefile").read_text()
+    recipe = re.search(r"^bench:.*?\n((?:\t.*\n|\s+\S.*\\\n)+)", makefile, re.M)
+    assert recipe, "no bench target in the Makefile"
+    make = _bench_commands(recipe.group(1).replace("$(BIN)/python", "python"))
+    bench_md = (REPO / "BENCHMARKS.md").read_text()
+    quoted = set().union(*(_bench_commands(b) for b in FENCE.findall(bench_md)))
+    for path in sorted((REPO / "docs").glob("*.md")):
+        quoted |= {c for c in _bench_commands(path.read_text()) if " --" in c}
+    assert make == quoted, (sorted(make - quoted), sorted(quoted - make))

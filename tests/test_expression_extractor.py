@@ -120,3 +120,32 @@ def test_push_batches_faces_and_marks_missing_crops():
             assert t.valid[row]
             np.testing.assert_allclose(t.values[row], ref[c], atol=1e-5)
     assert {tr["face_id"] for tr in t.meta["tracks"]} == {0, 1, 2}
+
+
+#: frames of the bundled clip labelled by looking at them (a contact sheet of every 16th
+#: frame, then the frames around each boundary): she cries with her eyes shut, brows drawn
+#: together and the corners of the mouth down before her hand comes up to her mouth
+#: (frames 16-55; the hand enters at 57), and laughs with an open, teeth-showing smile
+#: (frames 304-439).
+CRYING = range(16, 56)
+SMILING = range(304, 440)
+
+
+def test_class_order_matches_labelled_frames(sample_table):
+    """The network's class list is in the order of its outputs: smiles come out "happy"
+    and crying "sad" (swapping two names in ``FER_EMOTIONS`` fails here)."""
+    from vafusion.faces.subjects import select_face
+
+    info, t = sample_table
+    dense = select_face(t, n_frames=info.n_frames)
+    probs = dense.values[:, 128:]
+    names = [c.removeprefix("emo_") for c in dense.columns[128:]]
+    assert names == list(FER_EMOTIONS)
+    for frames, label, share in ((SMILING, "happy", 0.95), (CRYING, "sad", 0.75)):
+        rows = np.asarray(frames)
+        assert dense.valid[rows].all(), f"face lost in the {label} frames"
+        p = probs[rows]
+        top = [names[i] for i in p.argmax(1)]
+        assert np.mean([x == label for x in top]) >= share, (label, top)
+        other = "sad" if label == "happy" else "happy"
+        assert p[:, names.index(label)].mean() > 2 * p[:, names.index(other)].mean()

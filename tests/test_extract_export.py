@@ -76,8 +76,6 @@ def test_store_info_cli(audio_store):
 
 @pytest.mark.slow
 def test_export_with_facepose(tmp_path, clips_dir):
-    pytest.importorskip("mediapipe")
-    pytest.importorskip("vafusion.faces.facepose")
     out = tmp_path / "store"
     report = extract([clips_dir / "single_face.mp4"], out, features="audio,facepose")
     assert report.ok, report.failed

@@ -67,7 +67,7 @@ def test_train_evaluate_cli_consistent(synth, tmp_path):
     ev = tmp_path / "eval"
     p = subprocess.run(
         [PY, "-m", "vafusion", "evaluate", str(run), "--data", str(synth / "aff"), "--features",
-         str(synth / "store"), "--split", "validation", "--out", str(ev)],
+         str(synth / "store"), "--split", "validation", "--out", str(ev), "--format", "abaw"],
         capture_output=True, text=True, env=_env(), timeout=300,
     )  # fmt: skip
     assert p.returncode == 0, p.stderr
@@ -80,7 +80,7 @@ def test_train_evaluate_cli_consistent(synth, tmp_path):
         trues.append(
             [[float(r["valence_true"] or "nan"), float(r["arousal_true"] or "nan")] for r in rows]
         )
-        sub = (ev / "submission" / f"{f.stem}.txt").read_text().splitlines()
+        sub = (ev / "abaw" / f"{f.stem}.txt").read_text().splitlines()
         assert sub[0] == "valence,arousal" and len(sub) == len(rows) + 1
         pv = m["per_video"][f.stem]
         y = np.array(trues[-1])

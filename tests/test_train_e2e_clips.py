@@ -91,7 +91,7 @@ def e2e(tmp_path_factory, clips_dir):
          "--epochs", "2", "--batch-size", "8", "--config", str(root / "cfg.yaml"),
          "--data-mmap")  # fmt: skip
     _cli("evaluate", str(run), "--data", str(aff), "--features", str(store),
-         "--split", "validation", "--out", str(ev))  # fmt: skip
+         "--split", "validation", "--out", str(ev), "--format", "abaw")  # fmt: skip
     return {"root": root, "aff": aff, "store": store, "run": run, "eval": ev}
 
 
@@ -121,7 +121,7 @@ def test_metrics_json_matches_prediction_files(e2e):
         assert metrics["per_video"][name]["ccc_valence"] == pytest.approx(
             ccc(p[:, 0], got[:, 0]), abs=2e-5
         )
-        sub = (ev / "submission" / f"{name}.txt").read_text().splitlines()
+        sub = (ev / "abaw" / f"{name}.txt").read_text().splitlines()
         assert sub[0] == "valence,arousal" and len(sub) == 1 + CLIP_FRAMES[clip]
         preds.append(p)
         trues.append(got)
@@ -134,9 +134,17 @@ def test_metrics_json_matches_prediction_files(e2e):
     assert metrics["ccc_mean"] == pytest.approx(
         (metrics["ccc_valence"] + metrics["ccc_arousal"]) / 2, abs=1e-9
     )
+    # plots: predicted (blue valence line) vs true per video, and the split's scatter
+    from PIL import Image
+
+    for name in [*names, "scatter"]:
+        img = np.asarray(Image.open(ev / "plots" / f"{name}.png").convert("RGB")).astype(int)
+        if name != "scatter":
+            blue = (np.abs(img - [31, 119, 180]).max(axis=2) <= 30).sum()
+            assert blue > 200, name  # the predicted valence curve is drawn
     # the run itself: 2 epochs logged, both checkpoints
     log = _read_csv(e2e["run"] / "log.csv")
-    assert [int(r["epoch"]) for r in log] == [0, 1]
+    assert [int(r["epoch"]) for r in log] == [1, 2]  # counted from 1, as on the console
     assert (e2e["run"] / "best.pt").is_file() and (e2e["run"] / "last.pt").is_file()
 
 
@@ -283,3 +291,26 @@ def test_evaluate_and_predict_apply_the_checkpoint_smoothing(e2e, clips_dir, tmp
     # the smoothing did something: smoother (smaller frame-to-frame steps) than the raw curve
     steps = {k: np.abs(np.diff(v, axis=0)).mean(0) for k, v in curves.items()}
     assert (steps[True] < 0.8 * steps[False]).all()
+
+
+def test_predict_abaw_left_subject_equals_evaluate_abaw(e2e, clips_dir, tmp_path):
+    """``predict --format abaw --face left`` on a two-person clip writes ``<stem>_left.txt``
+    with the curve ``evaluate --format abaw`` writes for the ``_left`` annotation (same
+    checkpoint, same smoothing) on the frames where the face is seen."""
+    from vafusion.datasets.annotations import parse_va_txt
+    from vafusion.predict.api import predict
+
+    ev = tmp_path / "ev"
+    _cli("evaluate", str(e2e["run"]), "--data", str(e2e["aff"]), "--features",
+         str(e2e["store"]), "--split", "train", "--out", str(ev), "--format", "abaw")  # fmt: skip
+    ref = parse_va_txt(ev / "abaw" / "d20_left.txt")
+    assert len(ref) == CLIP_FRAMES["d20.mp4"]
+    out = tmp_path / "sub"
+    _cli("predict", str(clips_dir / "d20.mp4"), "--model", str(e2e["run"]), "--face", "left",
+         "--format", "abaw", "--out", str(out))  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["d20_left.txt"]
+    got = parse_va_txt(out / "d20_left.txt")
+    df = predict(clips_dir / "d20.mp4", model=e2e["run"], face="left")
+    face = df["face_valid"].to_numpy() == 1
+    assert got.shape == ref.shape and face.mean() > 0.5
+    np.testing.assert_allclose(got[face], ref[face], atol=3e-5)

@@ -87,3 +87,22 @@ def test_map_cache_is_bounded_and_reads_the_array(tmp_path):
     np.testing.assert_array_equal(np.asarray(arrays[0][0]), arrays[0][1])
     with pytest.raises(StoreError, match="expected"):
         MappedArray(tmp_path / "a0.npy", (5, 3))
+
+
+def test_max_steps_stops_training_after_n_optimizer_steps(tmp_path):
+    """SYNTHETIC videos: ``max_steps`` ends the run after exactly that many updates."""
+    from vafusion.data.synthetic import synthetic_spec, synthetic_videos
+    from vafusion.models import ModelConfig
+    from vafusion.train import TrainConfig, fit
+    from vafusion.train.checkpoint import load_checkpoint
+
+    dims = {"audio": 6}
+    tr = synthetic_videos(4, (200, 300), dims, seed=0)
+    cfg = TrainConfig(
+        model=ModelConfig(name="audio", audio_units=(8, 4), head_units=4), epochs=5,
+        batch_size=8, num_threads=1, progress=False, patience=0, max_steps=7,
+    )  # fmt: skip
+    r = fit(cfg, tr, [], synthetic_spec(dims), tmp_path / "run")
+    assert r.epochs_run == 1  # > 7 steps per epoch: stops inside the first epoch
+    opt = load_checkpoint(tmp_path / "run" / "last.pt")["optimizer_state"]
+    assert {int(s["step"]) for s in opt["state"].values()} == {7}

@@ -10,9 +10,11 @@ previous one's state.
 * :func:`smooth_offline` runs the filter forward and then backward (zero phase: no lag;
   the right choice when the whole video is available: ``evaluate``, ``predict``).
 * :class:`CausalSmoother` runs it forward only, one sample at a time (live mode).
-* :class:`Smoothing` is the setting a checkpoint carries: one time constant per dimension,
-  chosen on the development split by :func:`tune_smoothing`; ``evaluate`` and
-  ``predict --model`` apply it with :meth:`Smoothing.apply`.
+* :class:`Smoothing` is the output post-processing a checkpoint carries: an optional
+  annotation-lag shift (predictions delayed by ``lag_s``, because annotators react to what
+  they see with a delay) and one time constant per dimension, both chosen on the
+  development split by :func:`tune_smoothing`; ``evaluate`` and ``predict --model`` apply
+  it with :meth:`Smoothing.apply`.
 
 When the time step of a segment is constant (to 1 microsecond, the usual case) the pass is
 run by :func:`scipy.signal.lfilter` (the same recursion, vectorised in C); otherwise by a
@@ -32,6 +34,9 @@ from vafusion.errors import ConfigError
 
 #: Time constants (seconds) tried by :func:`tune_smoothing`; 0 means no smoothing.
 TAU_CANDIDATES = (0.0, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
+
+#: Annotation lags (seconds) tried by :func:`tune_smoothing` when asked to.
+LAG_CANDIDATES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.4, 2.0)
 
 #: Name of the algorithm in checkpoints and ``metrics.json``.
 METHOD = "zero-phase-exponential"
@@ -178,10 +183,15 @@ class Smoothing:
         (0 = that dimension is not smoothed).
     max_gap_s : float
         Longer gaps (NaN rows) restart the filter.
+    lag_s : float
+        Predictions are delayed by this much before smoothing: the value at time ``t`` is
+        the model's output at ``t - lag_s`` (linear interpolation between frames; the
+        first output is held before it). 0 = no shift.
     """
 
     tau_s: tuple[float, float] = (0.0, 0.0)
     max_gap_s: float = 0.5
+    lag_s: float = 0.0
 
     def __post_init__(self) -> None:
         tau = tuple(float(x) for x in self.tau_s)
@@ -189,19 +199,27 @@ class Smoothing:
             raise ConfigError(f"smoothing tau_s must be two finite values >= 0, got {tau}")
         if not (math.isfinite(self.max_gap_s) and self.max_gap_s >= 0):
             raise ConfigError(f"smoothing max_gap_s must be >= 0, got {self.max_gap_s}")
+        if not (math.isfinite(self.lag_s) and self.lag_s >= 0):
+            raise ConfigError(f"smoothing lag_s must be >= 0, got {self.lag_s}")
         object.__setattr__(self, "tau_s", tau)
 
     @property
     def is_identity(self) -> bool:
         """True when applying it changes nothing."""
-        return all(x == 0 for x in self.tau_s)
+        return all(x == 0 for x in self.tau_s) and self.lag_s == 0
 
     def apply(self, values: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
-        """Zero-phase smoothing of ``values`` (T, 2) at ``timestamps`` (T,); float32 out."""
-        if self.is_identity:
-            return np.asarray(values, dtype=np.float32).copy()
-        out = smooth_offline(values, timestamps, self.tau_s, self.max_gap_s)
-        return out.astype(np.float32)
+        """Lag shift then zero-phase smoothing of ``values`` (T, 2) at ``timestamps`` (T,).
+
+        Returns
+        -------
+        numpy.ndarray, shape (T, 2), float32
+            NaN rows stay NaN.
+        """
+        x = delay(values, timestamps, self.lag_s)
+        if all(v == 0 for v in self.tau_s):
+            return x.astype(np.float32)
+        return smooth_offline(x, timestamps, self.tau_s, self.max_gap_s).astype(np.float32)
 
     def causal(self) -> CausalSmoother:
         """A forward-only smoother with these time constants (live mode)."""
@@ -209,7 +227,12 @@ class Smoothing:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON / ``weights_only``-compatible form (saved in checkpoints)."""
-        return {"method": METHOD, "tau_s": list(self.tau_s), "max_gap_s": self.max_gap_s}
+        return {
+            "method": METHOD,
+            "tau_s": list(self.tau_s),
+            "max_gap_s": self.max_gap_s,
+            "lag_s": self.lag_s,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Smoothing:
@@ -218,7 +241,38 @@ class Smoothing:
             return cls()
         if data.get("method", METHOD) != METHOD:
             raise ConfigError(f"unknown smoothing method {data.get('method')!r}")
-        return cls(tuple(data["tau_s"]), float(data.get("max_gap_s", 0.5)))
+        return cls(
+            tuple(data["tau_s"]), float(data.get("max_gap_s", 0.5)), float(data.get("lag_s", 0.0))
+        )
+
+
+def delay(values: np.ndarray, timestamps: np.ndarray, lag_s: float) -> np.ndarray:
+    """Delay a curve by ``lag_s`` seconds: ``out(t) = values(t - lag_s)``.
+
+    Linear interpolation between the non-NaN rows; before the first one its value is held.
+    NaN rows stay NaN.
+
+    Parameters
+    ----------
+    values : numpy.ndarray, shape (T,) or (T, D)
+    timestamps : numpy.ndarray, shape (T,)
+
+    Returns
+    -------
+    numpy.ndarray, same shape, float64
+    """
+    x = np.asarray(values, dtype=np.float64)
+    if lag_s == 0 or len(x) == 0:
+        return x.copy()
+    squeeze = x.ndim == 1
+    x2 = x[:, None] if squeeze else x
+    t = np.asarray(timestamps, dtype=np.float64)
+    ok = ~np.isnan(x2).any(axis=1)
+    out = np.full_like(x2, np.nan)
+    if ok.any():
+        for d in range(x2.shape[1]):
+            out[ok, d] = np.interp(t[ok] - lag_s, t[ok], x2[ok, d])
+    return out[:, 0] if squeeze else out
 
 
 def tune_smoothing(
@@ -227,9 +281,12 @@ def tune_smoothing(
     timestamps: list[np.ndarray],
     candidates: tuple[float, ...] = TAU_CANDIDATES,
     max_gap_s: float = 0.5,
+    lags: tuple[float, ...] = (0.0,),
 ) -> Smoothing:
-    """Time constant per dimension maximising the split-level CCC of the smoothed predictions.
+    """Lag and time constants maximising the split-level CCC of the post-processed predictions.
 
+    First the lag (one for both dimensions) maximising the mean CCC of the delayed raw
+    predictions, then, on the delayed predictions, the time constant of each dimension.
     Tune on the development split (never on the split whose CCC is reported).
 
     Parameters
@@ -239,7 +296,10 @@ def tune_smoothing(
     timestamps : list of numpy.ndarray, each shape (N_i,)
         Seconds of each video's frames.
     candidates : tuple of float
-        Time constants tried (seconds).
+        Time constants tried (seconds); ``(0.0,)`` = no smoothing.
+    lags : tuple of float
+        Annotation lags tried (seconds); ``(0.0,)`` = no shift, :data:`LAG_CANDIDATES` to
+        tune it.
 
     Returns
     -------
@@ -250,6 +310,13 @@ def tune_smoothing(
     if not preds:
         return Smoothing(max_gap_s=max_gap_s)
     y = np.concatenate(labels)
+    lag_scores = []
+    for lag in lags:
+        p = np.concatenate([delay(pr, t, lag) for pr, t in zip(preds, timestamps, strict=True)])
+        s = np.nanmean([ccc(p[:, d], y[:, d]) for d in range(2)])
+        lag_scores.append(-np.inf if np.isnan(s) else s)
+    lag = float(lags[int(np.argmax(lag_scores))])
+    preds = [delay(pr, t, lag) for pr, t in zip(preds, timestamps, strict=True)]
     best: list[float] = []
     for d in range(2):
         scores = []
@@ -259,4 +326,4 @@ def tune_smoothing(
             s = ccc(p, y[:, d])
             scores.append(-np.inf if np.isnan(s) else s)
         best.append(float(candidates[int(np.argmax(scores))]))
-    return Smoothing((best[0], best[1]), max_gap_s)
+    return Smoothing((best[0], best[1]), max_gap_s, lag)

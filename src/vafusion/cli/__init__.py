@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from vafusion.errors import VafusionError
+from vafusion.errors import ConfigError, VafusionError
 from vafusion.log import set_verbosity
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-_state = {"debug": False}
+_state = {"debug": False, "main": False}
 
 
 @app.callback()
@@ -38,8 +38,19 @@ def _global_options(
     """Frame-by-frame valence and arousal from video with audio."""
     _state["debug"] = debug
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.INFO)
-    # MediaPipe/TFLite/absl log lines are filtered out unless --verbose
-    set_verbosity(level, progress=not quiet, native_logs=verbose)
+    # MediaPipe/TFLite/absl log lines are filtered out unless --verbose (by the console
+    # script only: an app invoked in-process, e.g. by a test runner, keeps its stderr)
+    native = verbose if _state["main"] else None
+    set_verbosity(level, progress=not quiet, native_logs=native)
+
+
+def alias(value, old, name: str, old_name: str):
+    """The value of an option given under its current or its old (hidden) spelling."""
+    if old is not None:
+        if value is not None and value != old:
+            raise ConfigError(f"give {name} or its old spelling {old_name}, not both")
+        return old
+    return value
 
 
 def examples(*commands: str) -> str:
@@ -60,6 +71,7 @@ from vafusion.cli import (  # noqa: E402,F401
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``vafusion`` console script."""
+    _state["main"] = True
     try:
         app(args=argv, prog_name="vafusion")
     except VafusionError as exc:

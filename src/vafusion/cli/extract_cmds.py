@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from vafusion.cli import app, examples
+from vafusion.cli import alias, app, examples
 
 store_app = typer.Typer(help="Inspect a feature store.", no_args_is_help=True)
 datasets_app = typer.Typer(help="Check dataset layouts and annotations.", no_args_is_help=True)
@@ -44,7 +44,7 @@ def _print_table(title: str, header: list[str], rows: list[list]) -> None:
     "extract",
     epilog=examples(
         "vafusion extract videos/ --out features/ --features audio",
-        "vafusion extract videos/ --out features/ --features audio,facepose --workers 4",
+        "vafusion extract videos/ --out features/ --features audio,facepose --jobs 4",
         "vafusion extract videos/ --out /shared/features --scheduler tcp://head:8786",
         "vafusion extract videos/ --out features/ --features expression "
         "--backbone onnx:/models/emonet.onnx --backbone-option input_size=256",
@@ -56,11 +56,17 @@ def extract_cmd(
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Feature store folder."),
     features: str = typer.Option(
-        "audio", "--features", help="Comma-separated feature sets (audio,facepose,expression)."
+        "audio",
+        "--features",
+        help="Comma-separated feature sets (audio, egemaps, facepose, expression, blendshapes).",
     ),
-    workers: int = typer.Option(
-        1, "--workers", "-w", help="Worker processes (>1: a local Dask cluster)."
+    jobs: int = typer.Option(
+        None,
+        "--jobs",
+        "-j",
+        help="Videos in parallel: worker processes (>1: a local Dask cluster).",
     ),
+    workers: int = typer.Option(None, "--workers", "-w", hidden=True),  # old name of --jobs
     scheduler: str = typer.Option(
         None, "--scheduler", help="Existing Dask scheduler address, e.g. tcp://host:8786."
     ),
@@ -97,7 +103,7 @@ def extract_cmd(
         inputs,
         out,
         features=features,
-        workers=workers,
+        workers=alias(jobs, workers, "--jobs", "--workers") or 1,
         scheduler=scheduler,
         overwrite=overwrite,
         configs=configs,
@@ -167,7 +173,7 @@ def store_info_cmd(
 
 @datasets_app.command(
     "check",
-    epilog="Example: vafusion datasets check affwild2/ --store features/ --tolerance-frames 5",
+    epilog="Example: vafusion datasets check affwild2/ --store features/ --tolerance 5",
 )
 def datasets_check_cmd(
     root: Path = typer.Argument(..., help="Dataset root (or the generic layout's CSV)."),
@@ -178,8 +184,13 @@ def datasets_check_cmd(
     probe: bool = typer.Option(
         True, "--probe/--no-probe", help="Decode videos the store does not know."
     ),
-    split: str = typer.Option(None, "--split", help="Only this split (train, val, test)."),
-    tolerance_frames: int = typer.Option(5, "--tolerance-frames", help="Accepted difference."),
+    split: str = typer.Option(
+        None, "--split", help="Only this split: train, validation (or val), test."
+    ),
+    tolerance: int = typer.Option(
+        None, "--tolerance", help="Largest accepted difference in frame count (default 5)."
+    ),
+    tolerance_frames: int = typer.Option(None, "--tolerance-frames", hidden=True),  # old name
     tolerance_fraction: float = typer.Option(
         0.01, "--tolerance-fraction", help="Accepted difference as a share of the frames."
     ),
@@ -190,15 +201,17 @@ def datasets_check_cmd(
     Exit code 1 if any video is refused (beyond tolerance) or unreadable, or an annotation
     file is malformed (each listed as ``invalid``; the others are still checked).
     """
+    from vafusion.data.sources import canonical_split
     from vafusion.datasets import Tolerance, load_dataset, reconcile
     from vafusion.datasets.reconcile import Reconciliation
     from vafusion.store import FeatureStore
 
+    tolerance = alias(tolerance, tolerance_frames, "--tolerance", "--tolerance-frames")
+    tolerance = 5 if tolerance is None else tolerance
+    split = canonical_split(split) if split else None
     ds = load_dataset(root, layout, strict=False)
     fs = FeatureStore(store, create=False) if store else None
-    rows = reconcile(
-        ds, fs, Tolerance(tolerance_frames, tolerance_fraction), probe=probe, split=split
-    )
+    rows = reconcile(ds, fs, Tolerance(tolerance, tolerance_fraction), probe=probe, split=split)
     # malformed annotation files: one row each, the rest of the dataset is still checked
     for path, problem in sorted(ds.invalid.items()):
         name = Path(path).stem

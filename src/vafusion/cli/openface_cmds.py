@@ -20,7 +20,9 @@ def import_openface_cmd(
     video: Path = typer.Option(..., "--video", help="The video the CSVs were made from."),
     out: Path = typer.Option(..., "--out", "-o", help="Feature store folder."),
     tolerance: int = typer.Option(
-        5, "--tolerance", help="Largest accepted difference in frame count (CSV vs video)."
+        5,
+        "--tolerance",
+        help="Largest accepted difference in frame count (CSV vs video, default 5).",
     ),
 ) -> None:
     """Store OpenFace output as the FacePose branch, aligned to the video's frames."""

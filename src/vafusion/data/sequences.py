@@ -262,6 +262,32 @@ def fit_normalizer(videos: list[VideoData], modalities: tuple[str, ...]) -> Norm
     return Normalizer.fit({m: _blocks(videos, m) for m in modalities})
 
 
+#: Floor of the per-video std (in training-split std units): a feature that barely moves
+#: within a video is centred, not blown up to unit variance.
+PER_VIDEO_MIN_STD = 0.1
+
+
+def _video_stats(normalizer: Normalizer, mod: str, v: VideoData) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and floored std, shape (D,), of one video's standardised valid frames."""
+    view = FrameRows.of(v.features[mod])
+    blocks = (
+        (normalizer.transform(mod, x, ok), ok) for x, ok in view.chunks(v.valid[mod])
+    )  # fmt: skip
+    fitted = Normalizer.fit({mod: blocks})
+    if mod not in fitted.mean:
+        dim = view.shape[1]
+        return np.zeros(dim, np.float32), np.ones(dim, np.float32)
+    sd = np.maximum(fitted.std[mod], PER_VIDEO_MIN_STD)
+    return fitted.mean[mod].astype(np.float32), sd.astype(np.float32)
+
+
+def _standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(x - mean) / std`` in float32 (broadcast (D,) or (N, D) statistics)."""
+    out = np.asarray(x, dtype=np.float32) - mean
+    out /= std
+    return out
+
+
 def feature_bytes(videos: list[VideoData], spec: FeatureSpec, length: int, stride: int) -> int:
     """Bytes the in-RAM :class:`WindowData` of ``videos`` would hold for the features.
 
@@ -321,6 +347,11 @@ class WindowData(torch.utils.data.Dataset):
         Fitted on the training split.
     length, stride : int
         Window length and stride (paper: 15 and 10).
+    per_video : bool, default False
+        After the training-split standardisation, standardise each video's features by
+        that video's own mean and std over its valid frames (std floored at
+        :data:`PER_VIDEO_MIN_STD` in training-split units), removing per-person and
+        per-recording offsets; computed from the whole video, so predict applies it too.
     in_memory : bool, default True
         True: normalise and pack every feature into RAM once (fastest gather; memory
         ``frames x sum(D) x 4 B``). False: keep only masks and labels; each batch reads its
@@ -354,8 +385,13 @@ class WindowData(torch.utils.data.Dataset):
         stride: int = 10,
         *,
         in_memory: bool = True,
+        per_video: bool = False,
     ) -> None:
         check_window(length, stride)
+        self.per_video = per_video
+        # per-video statistics (per_video only): modality -> (n_videos, D) float32
+        self._pv_mean: dict[str, np.ndarray] = {}
+        self._pv_std: dict[str, np.ndarray] = {}
         self.videos = videos
         self.spec = spec
         self.normalizer = normalizer
@@ -385,13 +421,23 @@ class WindowData(torch.utils.data.Dataset):
             m = np.zeros(total, dtype=np.float32)
             sources: list[np.ndarray | None] = []
             rows = None if in_memory else np.full(total, -1, dtype=np.int64)
+            if per_video:
+                self._pv_mean[mod] = np.zeros((len(videos), dim), np.float32)
+                self._pv_std[mod] = np.ones((len(videos), dim), np.float32)
             for i, v in enumerate(videos):
                 if mod not in v.features:
                     sources.append(None)  # the modality stays invalid (mask 0)
                     continue
                 a = starts[i]
+                if per_video:
+                    mu, sd = _video_stats(normalizer, mod, v)
+                    self._pv_mean[mod][i], self._pv_std[mod][i] = mu, sd
                 if x is not None:
-                    x[a : a + v.n_frames] = normalizer.transform(mod, v.features[mod], v.valid[mod])
+                    xv = normalizer.transform(mod, v.features[mod], v.valid[mod])
+                    if per_video:
+                        xv = _standardise(xv, self._pv_mean[mod][i], self._pv_std[mod][i])
+                        xv[~np.asarray(v.valid[mod], bool)] = 0.0
+                    x[a : a + v.n_frames] = xv
                 elif v.features[mod].shape[1] != dim:
                     raise ModelError(
                         f"{v.name}: modality {mod!r} has {v.features[mod].shape[1]} columns, "
@@ -458,7 +504,12 @@ class WindowData(torch.utils.data.Dataset):
             raw[j] = np.nan
             if src is not None and has[j].any():
                 raw[j, has[j]] = src[r[j, has[j]]]
-        x = self.normalizer.transform(mod, raw.reshape(b * n, dim), valid.numpy().reshape(-1) > 0)
+        ok = valid.numpy().reshape(-1) > 0
+        x = self.normalizer.transform(mod, raw.reshape(b * n, dim), ok)
+        if self.per_video:
+            vid = np.repeat(self.video_of_window[idx], n)
+            x = _standardise(x, self._pv_mean[mod][vid], self._pv_std[mod][vid])
+            x[~ok] = 0.0
         return torch.from_numpy(x).view(b, n, dim)
 
     def batch(self, indices: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:

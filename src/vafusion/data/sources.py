@@ -15,6 +15,7 @@ Labels are aligned to the decoded frame count by frame index with the dataset's 
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,67 @@ def frame_rows(
     return FrameRows(table.values, rows), valid
 
 
+def store_video(
+    store, video: str, feature_sets: dict[str, str], *, subject: str | int = "main"
+) -> tuple[VideoData, dict[str, list[str]]]:
+    """One video's features from a feature store, as an unlabelled :class:`VideoData`.
+
+    The values are not read: each modality is a :class:`FrameRows` view over a
+    :class:`~vafusion.data.mapcache.MappedArray`, read later through the bounded map cache,
+    so no file stays open however many videos are loaded. Frame indices, validity and
+    timestamps (``8-17 B`` per frame) are copied into memory.
+
+    Parameters
+    ----------
+    store : vafusion.store.FeatureStore
+    video : str
+        Store key (file stem).
+    feature_sets : dict of str to str
+        Modality -> feature-set name.
+    subject : {"main", "left", "right"} or int
+        Face track of long-form face tables.
+
+    Returns
+    -------
+    video : VideoData
+        Named ``video``, no labels; ``timestamps`` from the tables (or the recorded fps).
+    columns : dict of str to list of str
+        Column names per modality.
+
+    Raises
+    ------
+    StoreError
+        The video lacks a requested feature set, or an array is unreadable.
+    """
+    tables: dict[str, FeatureTable] = {}
+    for mod, fs in feature_sets.items():
+        if not store.has(video, fs):
+            raise StoreError(
+                f"video {video!r} has no {fs!r} features (run vafusion extract)", store.root
+            )
+        tables[mod] = store.get(video, fs, mmap=True)
+    info = store.video_info(video) or {}
+    n_frames = info.get("n_frames")
+    if not n_frames:
+        n_frames = max(int(np.max(t.frame)) + 1 if t.n_rows else 0 for t in tables.values())
+    n_frames = int(n_frames)
+    feats, valid, columns = {}, {}, {}
+    for mod, table in tables.items():
+        columns[mod] = list(table.columns)
+        view, valid[mod] = frame_rows(table, n_frames, subject)
+        entry_dir = Path(store.entry(video, feature_sets[mod]).path)
+        feats[mod] = FrameRows(MappedArray(entry_dir / "values.npy", view.values.shape), view.rows)
+    timestamps = frame_timestamps(tables, n_frames)
+    if timestamps is None and info.get("fps"):
+        timestamps = np.arange(n_frames, dtype=np.float64) / float(info["fps"])
+    tables.clear()  # drops this video's memory maps (and their file descriptors)
+    vd = VideoData(
+        video, n_frames, feats, valid, None, video=video, subject=str(subject),
+        timestamps=timestamps,
+    )  # fmt: skip
+    return vd, columns
+
+
 def load_split(
     data_root: str | os.PathLike,
     store_root: str | os.PathLike,
@@ -181,53 +243,18 @@ def load_split(
     videos: list[VideoData] = []
     columns: dict[str, list[str]] = {}
     for entry in ds.entries(split):
-        tables: dict[str, FeatureTable] = {}
-        for mod, fs in feature_sets.items():
-            if not store.has(entry.video, fs):
-                raise StoreError(
-                    f"video {entry.video!r} has no {fs!r} features (run vafusion extract)",
-                    store_root,
-                )
-            tables[mod] = store.get(entry.video, fs, mmap=True)
-        info = store.video_info(entry.video) or {}
-        n_frames = info.get("n_frames")
-        if not n_frames:
-            n_frames = max(int(np.max(t.frame)) + 1 if t.n_rows else 0 for t in tables.values())
-        n_frames = int(n_frames)
-        feats, valid = {}, {}
-        for mod, table in tables.items():
-            cols = list(table.columns)
-            if columns.setdefault(mod, cols) != cols:
+        v, cols = store_video(store, entry.video, feature_sets, subject=entry.subject)
+        for mod, c in cols.items():
+            if columns.setdefault(mod, c) != c:
                 raise StoreError(
                     f"video {entry.video!r}: {feature_sets[mod]!r} columns differ from other "
                     "videos (mixed extractor configs?)",
                     store_root,
                 )
-            view, valid[mod] = frame_rows(table, n_frames, entry.subject)
-            # the rows are read later through the bounded map cache: no map is kept open
-            entry_dir = Path(store.entry(entry.video, feature_sets[mod]).path)
-            lazy = MappedArray(entry_dir / "values.npy", view.values.shape)
-            feats[mod] = FrameRows(lazy, view.rows)
-        timestamps = frame_timestamps(tables, n_frames)
-        if timestamps is None and info.get("fps"):
-            timestamps = np.arange(n_frames, dtype=np.float64) / float(info["fps"])
-        tables.clear()  # drops this video's memory maps (and their file descriptors)
         labels = None
         if entry.labels is not None:
-            labels = align_labels(entry.labels, n_frames, tol, name=entry.annotation_path)
-        videos.append(
-            VideoData(
-                entry.name,
-                n_frames,
-                feats,
-                valid,
-                labels,
-                split,
-                video=entry.video,
-                subject=entry.subject,
-                timestamps=timestamps,
-            )  # fmt: skip
-        )
+            labels = align_labels(entry.labels, v.n_frames, tol, name=entry.annotation_path)
+        videos.append(replace(v, name=entry.name, split=split, labels=labels))
     spec = FeatureSpec(
         dims={m: len(c) for m, c in columns.items()},
         columns=columns,

@@ -23,6 +23,26 @@ from vafusion.expression.backbone import (
 from vafusion.expression.keras_h5 import file_sha256
 
 
+def cpu_session(path: str, num_threads: int, what: str = "the model"):
+    """An ONNX Runtime CPU session (quiet, ``num_threads`` intra-op threads).
+
+    Raises
+    ------
+    ModelError
+        ONNX Runtime cannot load the file (one line naming ``what`` and the file).
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = num_threads
+    so.inter_op_num_threads = 1
+    so.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ModelError(f"ONNX Runtime cannot load {what}: {exc}", path) from None
+
+
 def pool_embedding(x: np.ndarray, layout: str) -> np.ndarray:
     """(N, D) unchanged; (N, C, H, W) / (N, H, W, C) averaged over space -> (N, C)."""
     x = np.asarray(x, dtype=np.float32)
@@ -45,19 +65,10 @@ class OnnxBackbone(ExpressionBackbone):
     kind = "onnx"
 
     def __init__(self, path: str, options: InputOptions, num_threads: int = 1) -> None:
-        import onnxruntime as ort
-
         self.path = str(path)
         self.sha256 = file_sha256(path)
         self.options = options
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = num_threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(self.path, so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelError(f"ONNX Runtime cannot load the model: {exc}", path) from None
+        self.session = cpu_session(self.path, num_threads)
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise ModelError(f"expected a model with one input, it has {len(inputs)}", path)

@@ -66,7 +66,7 @@ BLENDSHAPE_COLUMNS: tuple[str, ...] = tuple(f"bs_{n.lstrip('_')}" for n in BLEND
 
 MODEL_FILE = "face_blendshapes.onnx"
 #: sha256 of ``assets/faces/face_blendshapes.onnx`` (printed by the converter; in NOTICE).
-MODEL_SHA256 = "3b41cd33764ddf77b81441cb407a56f11fbf12c705c9cfa5c326ea28a4f8e56b"
+MODEL_SHA256 = "854e1d2c8c3e8a8280b185898a69e022e7131c420c1bcae5dcd358e5ea2791d8"
 
 
 def model_input(meshes: np.ndarray) -> np.ndarray:
@@ -119,9 +119,8 @@ class BlendshapeModel:
         num_threads: int = 1,
         expected_sha256: str | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         from vafusion.expression.keras_h5 import file_sha256
+        from vafusion.expression.onnx_backbone import cpu_session
 
         self.path = str(path or default_model_path())
         if expected_sha256 is None:
@@ -135,15 +134,7 @@ class BlendshapeModel:
                 f"{expected_sha256[:12]}... (file damaged or replaced); reinstall vafusion",
                 self.path,
             )
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = num_threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        try:
-            self._session = ort.InferenceSession(self.path, so, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            msg = f"ONNX Runtime cannot load the blendshape model: {exc}"
-            raise ModelError(msg, self.path) from None
+        self._session = cpu_session(self.path, num_threads, "the blendshape model")
 
     def scores(self, points: np.ndarray) -> np.ndarray:
         """Run the network.

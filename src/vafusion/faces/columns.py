@@ -7,7 +7,7 @@ meaning: stored tables record the version they were computed with.
 from __future__ import annotations
 
 #: Version of the column list and of the computation behind it.
-FACEPOSE_VERSION = "facepose-1"
+FACEPOSE_VERSION = "facepose-2"  # 2: geometry basis re-fitted with two clips held out
 
 #: Action units with intensities (OpenFace's 17 ``AUxx_r``), in column order.
 AU_NAMES: tuple[str, ...] = (

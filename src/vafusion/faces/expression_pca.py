@@ -2,7 +2,7 @@
 
 The deformation of a frame is its pose-normalised 468-point mesh (model frame, mm) minus
 the track's running neutral mesh, flattened to 1404 values. ``geom_k`` is its projection
-on the k-th principal component fitted on real face tracks (the shared test clips, see
+on the k-th principal component fitted on real face tracks (five of the test clips, see
 ``docs/faces.md``); the fitted basis ships as ``assets/faces/geometry_pca.npz``
 (``components`` (K, 1404), ``mean`` (1404,), ``explained_variance`` (K,), ``sources``).
 Re-fit with :func:`fit_geometry_pca`.

@@ -2,11 +2,13 @@
 
 Usage::
 
-    python -m vafusion.faces.fit_basis OUT.npz VIDEO [VIDEO ...]
+    python -m vafusion.faces.fit_basis OUT.npz VIDEO [VIDEO ...] [--held-out VIDEO ...]
 
 Every face track of every video is tracked, pose-normalised and made relative to its
 running neutral exactly as :class:`~vafusion.faces.facepose.FacePoseExtractor` does, and the
 pooled deformations are reduced by PCA (:func:`~vafusion.faces.expression_pca.fit_geometry_pca`).
+``--held-out`` videos are not fitted on: the share of their variance the basis explains is
+printed (and that of a random basis of the same size).
 """
 
 from __future__ import annotations
@@ -57,9 +59,17 @@ def video_deformations(path: str | Path, config: FacePoseConfig | None = None) -
     return np.concatenate(out) if out else np.zeros((0, N_MESH, 3), np.float32)
 
 
+def explained_share(deform: np.ndarray, components: np.ndarray, mean: np.ndarray) -> float:
+    """Share of the variance of ``deform`` (N, 468, 3) in the span of ``components`` (K, 1404)."""
+    x = deform.reshape(len(deform), -1).astype(np.float64) - mean
+    return float(((x @ components.T) ** 2).sum() / (x**2).sum())
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry: ``OUT.npz VIDEO...``."""
+    """Command-line entry: ``OUT.npz VIDEO... [--held-out VIDEO...]``."""
     args = sys.argv[1:] if argv is None else argv
+    held = args[args.index("--held-out") + 1 :] if "--held-out" in args else []
+    args = args[: args.index("--held-out")] if held else args
     if len(args) < 2:
         print(__doc__)
         return 2
@@ -70,7 +80,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{Path(v).name}: {len(d)} face frames")
         data.append(d)
     ratio = fit_geometry_pca(np.concatenate(data), N_GEOMETRY, out, [Path(v).name for v in videos])
-    print(f"explained variance: first 8 {np.round(ratio[:8], 3)}, all {ratio.sum():.3f}")
+    cum = np.cumsum(ratio)
+    print("explained variance (fitting data), cumulative:",
+          {k: round(float(cum[k - 1]), 3) for k in (1, 2, 4, 8, 16, N_GEOMETRY)})  # fmt: skip
+    if held:
+        d = np.concatenate([video_deformations(v) for v in held])
+        with np.load(out) as z:
+            comps, mean = z["components"].astype(np.float64), z["mean"].astype(np.float64)
+        shares = {k: round(explained_share(d, comps[:k], mean), 3) for k in (1, 2, 4, 8, 16, 64)}
+        rng = np.random.default_rng(0)
+        q, _ = np.linalg.qr(rng.normal(size=(comps.shape[1], N_GEOMETRY)))
+        print(f"held out ({len(d)} face frames), cumulative: {shares}, "
+              f"random {N_GEOMETRY}-d basis: {explained_share(d, q.T, mean):.3f}")  # fmt: skip
     return 0
 
 

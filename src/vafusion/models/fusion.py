@@ -58,6 +58,10 @@ class ModelConfig:
         Append the modality validity mask as an input channel.
     bn_momentum, bn_eps : float
         Batch norm (Keras defaults: 0.99 -> 0.01 here, 1e-3).
+    branch_units, tcn_channels, tcn_kernel, tcn_dilations, tcn_dropout
+        ``fusion-tcn`` only (:mod:`vafusion.models.tcn`): per-modality projection size,
+        channels, kernel and dilations of the residual temporal convolutions (receptive
+        field ``1 + (kernel - 1) * sum(dilations)`` frames), their dropout.
     """
 
     name: str = "fusion-gru"
@@ -74,6 +78,11 @@ class ModelConfig:
     mask_inputs: bool = True
     bn_momentum: float = 0.01
     bn_eps: float = 1e-3
+    branch_units: int = 64
+    tcn_channels: int = 64
+    tcn_kernel: int = 3
+    tcn_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    tcn_dropout: float = 0.1
 
 
 class Branch(nn.Module):

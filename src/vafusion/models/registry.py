@@ -4,7 +4,9 @@ Built-in names: ``fusion-gru`` (the paper: audio, expression, facepose), ``fusio
 (its BiLSTM variant), the single branches ``audio``, ``expression``, ``blendshapes``,
 ``facepose``, and any ``+``-joined set of branches (``audio+expression``,
 ``audio+blendshapes+facepose``...: the same fusion network with those branches; GRU unless
-``ModelConfig.rnn`` says ``bilstm``). :func:`register_model` adds new names.
+``ModelConfig.rnn`` says ``bilstm``, or ``tcn`` for the temporal-convolution network), and
+``fusion-tcn`` (long context: :mod:`vafusion.models.tcn`). :func:`register_model` adds new
+names.
 """
 
 from __future__ import annotations
@@ -31,21 +33,32 @@ def register_model(name: str, modalities: tuple[str, ...]) -> Callable[[Builder]
     return deco
 
 
-def _rnn(config: ModelConfig, default: str) -> str:
+def _rnn(
+    config: ModelConfig, default: str, allowed: tuple[str, ...] = ("gru", "bilstm", "tcn")
+) -> str:
     kind = config.rnn or default
-    if kind not in ("gru", "bilstm"):
-        raise ConfigError(f"model.rnn must be 'gru' or 'bilstm', got {kind!r}")
+    if kind in ("gru", "bilstm", "tcn") and kind not in allowed:
+        raise ConfigError(f"model {config.name!r} cannot use model.rnn {kind!r}")
+    if kind not in ("gru", "bilstm", "tcn"):
+        raise ConfigError(f"model.rnn must be 'gru', 'bilstm' or 'tcn', got {kind!r}")
     return kind
 
 
 @register_model("fusion-gru", PAPER_MODALITIES)
 def _fusion_gru(config: ModelConfig, spec: FeatureSpec) -> nn.Module:
-    return FusionModel(config, spec, PAPER_MODALITIES, _rnn(config, "gru"))
+    return FusionModel(config, spec, PAPER_MODALITIES, _rnn(config, "gru", ("gru", "bilstm")))
 
 
 @register_model("fusion-bilstm", PAPER_MODALITIES)
 def _fusion_bilstm(config: ModelConfig, spec: FeatureSpec) -> nn.Module:
-    return FusionModel(config, spec, PAPER_MODALITIES, _rnn(config, "bilstm"))
+    return FusionModel(config, spec, PAPER_MODALITIES, _rnn(config, "bilstm", ("gru", "bilstm")))
+
+
+@register_model("fusion-tcn", PAPER_MODALITIES)
+def _fusion_tcn(config: ModelConfig, spec: FeatureSpec) -> nn.Module:
+    from vafusion.models.tcn import TCNFusion
+
+    return TCNFusion(config, spec, PAPER_MODALITIES)
 
 
 def _parse_combo(name: str) -> tuple[str, ...] | None:
@@ -89,4 +102,9 @@ def build_model(config: ModelConfig, spec: FeatureSpec) -> nn.Module:
         raise ModelError(f"model {config.name!r} needs features {missing} not in the data")
     if config.name in _REGISTRY:
         return _REGISTRY[config.name][0](config, spec)
-    return FusionModel(config, spec, mods, _rnn(config, "gru"))
+    kind = _rnn(config, "gru")
+    if kind == "tcn":
+        from vafusion.models.tcn import TCNFusion
+
+        return TCNFusion(config, spec, mods)
+    return FusionModel(config, spec, mods, kind)

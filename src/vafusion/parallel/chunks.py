@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -148,13 +149,14 @@ class FrameRecord:
         ``(H, W)`` of the decoded (possibly downscaled) image.
     scale : float
         Decoded size / original size.
-    faces : list of FaceRecord
+    faces : list of FaceRecord or None
+        None: the frame was not analysed (frame stride).
     """
 
     timestamp: float
     shape: tuple[int, int]
     scale: float
-    faces: list[FaceRecord]
+    faces: list[FaceRecord] | None
 
 
 @dataclass
@@ -197,6 +199,9 @@ def track_chunk(
     chunk: Chunk,
     tracker_config: Any = None,
     max_side: int | None = 1280,
+    stride: int = 1,
+    on_batch: Callable[[list[FrameRecord]], None] | None = None,
+    batch_frames: int = 16,
 ) -> ChunkResult:
     """Decode one chunk (warm-up included) and track its faces.
 
@@ -207,6 +212,12 @@ def track_chunk(
     tracker_config : TrackerConfig, optional
     max_side : int, optional
         Decoder downscaling, as in :func:`vafusion.io.media.scan`.
+    stride : int
+        Track only every ``stride``-th frame of the chunk (the others get ``faces=None``).
+    on_batch : callable, optional
+        Called with every ``batch_frames`` new frame records as they are made (streaming);
+        the returned ``frames`` are then empty.
+    batch_frames : int
 
     Returns
     -------
@@ -217,12 +228,17 @@ def track_chunk(
     frames: list[FrameRecord] = []
 
     def on_frame(frame) -> None:
-        faces = [
-            FaceRecord(int(f.face_id), f.bbox, f.landmarks, float(f.score), f.aligned)
-            for f in tracker.process(frame)
-        ]
+        faces = None
+        if frame.index % stride == 0:
+            faces = [
+                FaceRecord(int(f.face_id), f.bbox, f.landmarks, float(f.score), f.aligned)
+                for f in tracker.process(frame)
+            ]
         h, w = frame.image.shape[:2]
         frames.append(FrameRecord(frame.timestamp, (h, w), frame.scale, faces))
+        if on_batch is not None and len(frames) >= batch_frames:
+            on_batch(frames[:])
+            frames.clear()
 
     try:
         info, _ = scan(
@@ -230,4 +246,7 @@ def track_chunk(
         )
     finally:
         tracker.reset()
+    if on_batch is not None and frames:
+        on_batch(frames[:])
+        frames.clear()
     return ChunkResult(chunk, info, frames)

@@ -26,19 +26,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
+import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from vafusion.features.base import FeatureTable
-from vafusion.io.media import VideoInfo, keyframe_times
+from vafusion.io.media import VideoInfo, keyframe_times, scan
 from vafusion.log import get_logger, progress_bar
 from vafusion.parallel.chunks import (
     MAX_CHUNK_S,
     WARMUP_S,
     Chunk,
-    ChunkResult,
     plan_chunks,
     track_chunk,
     worker_tracker,
@@ -51,12 +52,35 @@ log = get_logger("parallel")
 _THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-def _init_worker(tracker_config: Any) -> None:
+#: this worker process's queue back to the pool's owner (set by :func:`_init_worker`)
+_QUEUE: Any = None
+
+
+def _init_worker(tracker_config: Any, results: Any) -> None:
     """Worker start-up (once per process): build and warm up the face tracker."""
     import cv2
 
+    global _QUEUE
+    _QUEUE = results
     cv2.setNumThreads(1)
     worker_tracker(tracker_config)
+
+
+def _stream_chunk(run: str, path: str, chunk: Chunk, tracker_config: Any, max_side, stride):
+    """Track one chunk, sending its frame records through the pool's queue as they come.
+
+    The batches go to the queue tagged ``(run, chunk index)``, then ``None`` (the end
+    marker, after every batch on the same queue); returns the range's VideoInfo.
+    """
+
+    def send(batch: list) -> None:
+        _QUEUE.put((run, chunk.index, batch))
+
+    try:
+        result = track_chunk(path, chunk, tracker_config, max_side, stride, on_batch=send)
+    finally:
+        _QUEUE.put((run, chunk.index, None))
+    return result.info
 
 
 class ChunkPool:
@@ -84,54 +108,118 @@ class ChunkPool:
         self.workers = max(1, workers or os.cpu_count() or 1)
         self.tracker_config = tracker_config
         ctx = multiprocessing.get_context(start_method or "forkserver")
+        if ctx.get_start_method() == "forkserver":
+            # the fork server imports the heavy libraries once; workers fork from it
+            ctx.set_forkserver_preload(["vafusion.parallel.chunks", "cv2", "mediapipe"])
         for k, v in _THREAD_ENV.items():
             os.environ.setdefault(k, v)
+        self._queue = ctx.Queue()
         self._executor = ProcessPoolExecutor(
-            self.workers, mp_context=ctx, initializer=_init_worker, initargs=(tracker_config,)
+            self.workers,
+            mp_context=ctx,
+            initializer=_init_worker,
+            initargs=(tracker_config, self._queue),
         )
 
     def start(self) -> ChunkPool:
         """Start the workers now (they load their models while this process goes on)."""
-        for _ in range(self.workers):
-            self._executor.submit(os.getpid)
+        self._started = [self._executor.submit(os.getpid) for _ in range(self.workers)]
         return self
 
-    def results(
-        self, path: str | os.PathLike, plan: Sequence[Chunk], max_side: int | None
-    ) -> Iterator[ChunkResult]:
-        """Track every chunk of ``plan``; yield the results in plan order.
+    def wait_ready(self) -> ChunkPool:
+        """Block until every worker has started and loaded its models."""
+        for f in getattr(self, "_started", None) or self.start()._started:
+            f.result()
+        return self
 
-        At most ``workers + 1`` chunks are in flight, so memory stays bounded by a few
-        chunks whatever the video's length.
+    def stream(
+        self,
+        path: str | os.PathLike,
+        plan: Sequence[Chunk],
+        max_side: int | None,
+        stride: int = 1,
+    ) -> Iterator[tuple[str, Any]]:
+        """Track every chunk of ``plan``; yield their frames in plan order as they come.
+
+        Yields ``("begin", chunk)``, then ``("frames", [FrameRecord, ...])`` batches, then
+        ``("end", info)`` for each chunk in turn, so the caller consumes chunk 0 while the
+        workers still track the others. At most ``workers + 1`` chunks are in flight, so
+        memory stays bounded by a few chunks whatever the video's length. One video at a
+        time per pool.
+
+        Raises
+        ------
+        Exception
+            What a worker raised (e.g. :class:`~vafusion.errors.MediaError`), or
+            ``BrokenProcessPool`` if a worker process died.
         """
-        pending: deque[Future] = deque()
+        run = uuid.uuid4().hex
+        futures: dict[int, Future] = {}
+        buffers: dict[int, deque] = {c.index: deque() for c in plan}
         todo = iter(plan)
-        for chunk in todo:
-            pending.append(
-                self._executor.submit(track_chunk, str(path), chunk, self.tracker_config, max_side)
-            )
-            if len(pending) > self.workers:
-                break
-        while pending:
-            result = pending.popleft().result()
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(
-                    self._executor.submit(
-                        track_chunk, str(path), nxt, self.tracker_config, max_side
-                    )
-                )
-            yield result
+
+        def submit() -> None:
+            chunk = next(todo, None)
+            if chunk is not None:
+                args = (run, str(path), chunk, self.tracker_config, max_side, stride)
+                futures[chunk.index] = self._executor.submit(_stream_chunk, *args)
+
+        for _ in range(self.workers + 1):
+            submit()
+        try:
+            for chunk in plan:
+                yield "begin", chunk
+                while True:
+                    while not buffers[chunk.index]:
+                        self._receive(run, buffers, futures[chunk.index])
+                    batch = buffers[chunk.index].popleft()
+                    if batch is None:
+                        break
+                    yield "frames", batch
+                info = futures.pop(chunk.index).result()
+                submit()
+                yield "end", info
+        finally:
+            for fut in futures.values():
+                fut.cancel()
+
+    def _receive(self, run: str, buffers: dict[int, deque], current: Future) -> None:
+        """Move the next queued batch into ``buffers``; raise if ``current`` failed."""
+        try:
+            tag, index, batch = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            if current.done() and current.exception() is not None:
+                raise current.exception() from None
+            return
+        if tag == run:
+            buffers[index].append(batch)
 
     def close(self) -> None:
         """Stop the worker processes."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        self._queue.close()
 
     def __enter__(self) -> ChunkPool:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def strided_scan(path: str | os.PathLike, stride: int = 1):
+    """A frame source (``FrameSource``) over ``path`` passing on frames ``index % stride == 0``.
+
+    Every frame is still decoded (the codec needs them); the others are not converted.
+    """
+
+    def source(on_frame, max_side):
+        if on_frame is None or stride == 1:
+            return scan(path, on_frame, max_side=max_side)
+        return scan(
+            path, lambda f: on_frame(f) if f.index % stride == 0 else None, max_side=max_side
+        )
+
+    return source
 
 
 def chunk_plan(
@@ -157,6 +245,7 @@ def extract_features_chunked(
     max_side: int | None = 1280,
     warmup_s: float = WARMUP_S,
     max_chunk_s: float = MAX_CHUNK_S,
+    stride: int = 1,
 ) -> tuple[VideoInfo, dict[str, FeatureTable]]:
     """Like :func:`~vafusion.features.pipeline.extract_features`, chunks in ``pool``.
 
@@ -170,6 +259,8 @@ def extract_features_chunked(
     max_side : int, optional
     warmup_s, max_chunk_s : float
         See :func:`~vafusion.parallel.chunks.plan_chunks`.
+    stride : int
+        Analyse every ``stride``-th frame only (consumers see only those frames).
 
     Returns
     -------
@@ -187,16 +278,22 @@ def extract_features_chunked(
     wanted = [c.tracker_config for c in consumers if getattr(c, "tracker_config", None)]
     same = all(w == (pool.tracker_config or TrackerConfig()) for w in wanted)
     if len(plan) == 1 or not faces or pixels or not same:
-        return extract_features(path, extractors, max_side=max_side)
+        source = strided_scan(path, stride)
+        return extract_features(path, extractors, max_side=max_side, source=source)
     log.debug("%s: %d chunks in %d processes", path, len(plan), pool.workers)
     for c in consumers:
         c.begin(path, max_side)
     stitcher = Stitcher(plan)
     with progress_bar(os.path.basename(str(path)), unit="frames") as advance:
-        for result in pool.results(path, plan, max_side):
-            for frame, observations in stitcher.add(result):
-                for c in consumers:
-                    c.push(frame, observations)
+        for kind, item in pool.stream(path, plan, max_side, stride):
+            if kind == "begin":
+                stitcher.begin(item)
+                continue
+            frames = stitcher.feed(item) if kind == "frames" else stitcher.end(item)
+            for frame, observations in frames:
+                if observations is not None:
+                    for c in consumers:
+                        c.push(frame, observations)
                 advance()
     info = stitcher.info()
     timestamps = stitcher.timestamps_array()

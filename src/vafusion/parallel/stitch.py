@@ -3,7 +3,9 @@
 Face ids
     Each chunk's tracker numbers its faces from 0. On the warm-up frames, which the
     previous chunk also tracked, a chunk face is given the id of the previous chunk's face
-    whose boxes overlap it (IoU > ``min_iou``) on the most shared frames; a face with no
+    whose boxes overlap it (IoU > ``min_iou``) on the most shared frames (with a frame
+    stride the two chunks may analyse different frames: the previous chunk's nearest
+    analysed frame within ``max_dt`` seconds stands in); a face with no
     such partner gets the next new id, in order of first appearance, as the sequential
     tracker would number it.
 Frames
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,10 +28,8 @@ from vafusion.parallel.chunks import Chunk, ChunkResult, FrameRecord
 
 #: boxes of one face in the two chunks overlap at least this much on a shared frame
 MIN_IOU = 0.5
-
-
-def _key(t: float) -> float:
-    return round(float(t), 6)
+#: farthest previous-chunk frame (seconds) compared with a warm-up frame
+MAX_DT = 0.25
 
 
 class Stitcher:
@@ -38,68 +39,102 @@ class Stitcher:
     ----------
     plan : sequence of Chunk
         The chunks, in time order.
-    min_iou : float
+    min_iou, max_dt : float
         See the module docstring.
     """
 
-    def __init__(self, plan: Sequence[Chunk], min_iou: float = MIN_IOU) -> None:
+    def __init__(
+        self, plan: Sequence[Chunk], min_iou: float = MIN_IOU, max_dt: float = MAX_DT
+    ) -> None:
         self.plan = list(plan)
         self.min_iou = min_iou
+        self.max_dt = max_dt
         self.next_id = 0
         self.n_frames = 0
         self.timestamps: list[float] = []
         self.infos: list[VideoInfo] = []
         self.id_maps: list[dict[int, int]] = []
-        #: time -> {video face id: box} of the previous chunk's frames the next one re-tracks
-        self._tail: dict[float, dict[int, np.ndarray]] = {}
+        #: (time, {video face id: box}) of the previous chunk's analysed frames that the
+        #: next chunk re-tracks, in time order
+        self._tail: list[tuple[float, dict[int, np.ndarray]]] = []
 
     def add(self, result: ChunkResult) -> Iterator[tuple[VideoFrame, list[FaceObservation]]]:
         """Kept frames of the next chunk with video-wide indices and face ids.
+
+        The same as :meth:`begin`, :meth:`feed` of all its frames and :meth:`end`.
 
         Yields
         ------
         frame : VideoFrame
             ``image`` is a read-only zero-size-stride placeholder of the decoded frame's
             shape (the pixels stay in the worker).
-        faces : list of FaceObservation
-            Sorted by face id.
+        faces : list of FaceObservation or None
+            Sorted by face id; None for a frame that was not analysed (frame stride).
         """
-        chunk = result.chunk
+        self.begin(result.chunk)
+        yield from self.feed(result.frames)
+        yield from self.end(result.info)
+
+    def begin(self, chunk: Chunk) -> None:
+        """Start the next chunk (chunks must come in plan order)."""
         if chunk.index != len(self.infos):
             raise ValueError(f"chunk {chunk.index} given out of order")
-        keep = -np.inf if chunk.keep_s is None else chunk.keep_s
-        warm = [r for r in result.frames if r.timestamp < keep]
-        kept = [r for r in result.frames if r.timestamp >= keep]
-        ids = self._match(warm)
+        self._chunk = chunk
+        self._keep = -np.inf if chunk.keep_s is None else chunk.keep_s
         nxt = self.plan[chunk.index + 1] if chunk.index + 1 < len(self.plan) else None
-        tail_from = np.inf if nxt is None or nxt.start_s is None else nxt.start_s
-        self._tail = {}
-        self.infos.append(result.info)
-        self.id_maps.append(ids)
-        for rec in kept:
-            faces = []
-            for f in rec.faces:
-                if f.face_id not in ids:
-                    ids[f.face_id] = self.next_id
-                    self.next_id += 1
-                faces.append(
-                    FaceObservation(ids[f.face_id], f.bbox, f.landmarks, f.aligned, f.score)
-                )
-            faces.sort(key=lambda o: o.face_id)
-            if rec.timestamp >= tail_from:
-                self._tail[_key(rec.timestamp)] = {o.face_id: o.bbox for o in faces}
-            frame = VideoFrame(self.n_frames, rec.timestamp, _placeholder(rec), rec.scale)
-            self.n_frames += 1
-            self.timestamps.append(rec.timestamp)
-            yield frame, faces
+        self._tail_from = np.inf if nxt is None or nxt.start_s is None else nxt.start_s
+        self._warm: list[FrameRecord] = []
+        self._ids: dict[int, int] | None = None
+        self._new_tail: list[tuple[float, dict[int, np.ndarray]]] = []
+
+    def feed(self, frames: Sequence[FrameRecord]) -> Iterator[tuple[VideoFrame, Any]]:
+        """The next frames of the current chunk, in time order (see :meth:`add`)."""
+        for rec in frames:
+            if self._ids is None:
+                if rec.timestamp < self._keep:
+                    self._warm.append(rec)
+                    continue
+                self._ids = self._match(self._warm)
+                self._warm = []
+            yield self._kept(rec, self._ids)
+
+    def end(self, info: VideoInfo) -> Iterator[tuple[VideoFrame, Any]]:
+        """Finish the current chunk (``info``: of its decoded range)."""
+        if self._ids is None:  # no kept frame at all
+            self._ids = self._match(self._warm)
+        self.infos.append(info)
+        self.id_maps.append(self._ids)
+        self._tail = self._new_tail
+        return iter(())
+
+    def _kept(self, rec: FrameRecord, ids: dict[int, int]) -> tuple[VideoFrame, Any]:
+        frame = VideoFrame(self.n_frames, rec.timestamp, _placeholder(rec), rec.scale)
+        self.n_frames += 1
+        self.timestamps.append(rec.timestamp)
+        if rec.faces is None:
+            return frame, None
+        faces = []
+        for f in rec.faces:
+            if f.face_id not in ids:
+                ids[f.face_id] = self.next_id
+                self.next_id += 1
+            faces.append(FaceObservation(ids[f.face_id], f.bbox, f.landmarks, f.aligned, f.score))
+        faces.sort(key=lambda o: o.face_id)
+        if rec.timestamp >= self._tail_from:
+            self._new_tail.append((rec.timestamp, {o.face_id: o.bbox for o in faces}))
+        return frame, faces
 
     def _match(self, warm: list[FrameRecord]) -> dict[int, int]:
         """Chunk face id -> video face id, from the boxes of the shared warm-up frames."""
         votes: dict[tuple[int, int], int] = {}
+        times = np.asarray([t for t, _ in self._tail])
         for rec in warm:
-            before = self._tail.get(_key(rec.timestamp))
-            if not before:
+            if not rec.faces or not len(times):
                 continue
+            j = int(np.argmin(np.abs(times - rec.timestamp)))
+            if abs(times[j] - rec.timestamp) > self.max_dt:
+                continue
+            before = self._tail[j][1]
             for f in rec.faces:
                 for gid, box in before.items():
                     if box_iou(np.asarray(f.bbox), np.asarray(box)) > self.min_iou:

@@ -9,7 +9,8 @@ that it cannot leave the output folder), all written atomically (temp file + ren
 ``<stem>.png``
     Valence and arousal over time (face-missing spans shaded) and the circumplex path.
 ``<stem>.html``
-    Self-contained report (no network, no script).
+    Self-contained report (no network): the video in sync with the curves, moments,
+    stress summary (see :mod:`vafusion.report.player`).
 ``<stem>.json``
     Summary: video facts, per-face statistics, stress summary, processing statistics.
 ``<stem>_overlay.mp4``
@@ -35,7 +36,9 @@ from vafusion import __version__
 from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
 from vafusion.log import get_logger, progress_bar
+from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
+from vafusion.report.player import ReportOptions
 from vafusion.report.stress import StressConfig, stress_summary
 
 log = get_logger("predict")
@@ -74,6 +77,8 @@ class VideoResult:
         ``csv``, ``png``, ``html``, ``json`` (and ``overlay``) paths.
     error : str or None
         One-line error naming the file, if it failed.
+    summary : dict
+        What ``<stem>.json`` holds (:func:`build_summary`), when outputs were written.
     """
 
     video: str
@@ -81,9 +86,43 @@ class VideoResult:
     prediction: VideoPrediction | None = None
     outputs: dict[str, Path] = field(default_factory=dict)
     error: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
 
 
-def load_model(model: Any = "default", *, smooth: bool = True):
+def expand_videos(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+    """Files as given, folders replaced by the videos in them (recursively, sorted).
+
+    Missing files are kept (their error is reported with the other videos' results);
+    hidden files and folders are skipped.
+
+    Raises
+    ------
+    ConfigError
+        A folder holds no video.
+    """
+    from vafusion.datasets.layouts import VIDEO_EXTENSIONS
+
+    found: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if not p.is_dir():
+            found.append(p)
+            continue
+        inside = []
+        for dirpath, dirnames, filenames in os.walk(p):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            inside += [
+                Path(dirpath) / f
+                for f in sorted(filenames)
+                if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS
+            ]
+        if not inside:
+            raise ConfigError("no video file in this folder", p)
+        found += inside
+    return found
+
+
+def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bool = True):
     """The model to predict with.
 
     Parameters
@@ -96,6 +135,10 @@ def load_model(model: Any = "default", *, smooth: bool = True):
     smooth : bool, default True
         Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
 
+    face_tracking : bool
+        Default model only: build its face tracker in this process now (False when
+        worker processes track the faces).
+
     Raises
     ------
     ModelError
@@ -106,11 +149,11 @@ def load_model(model: Any = "default", *, smooth: bool = True):
     if model is None or str(model) == "default":
         from vafusion.predict.default_model import DefaultModel
 
-        return DefaultModel()
+        return DefaultModel(face_tracking=face_tracking)
     if str(model) == "circumplex":
         from vafusion.predict.circumplex_model import CircumplexModel
 
-        return CircumplexModel()
+        return CircumplexModel(face_tracking=face_tracking)
     from vafusion.predict.checkpoint_model import CheckpointModel
 
     return CheckpointModel(model, smooth=smooth)
@@ -154,7 +197,8 @@ def predict(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
-    explain: bool = False,
+    report: ReportOptions | None = None,
+    stride: int = 1,
 ):
     """Predict per-frame valence and arousal of one or several videos.
 
@@ -171,11 +215,16 @@ def predict(
     overlay : bool
         Also write ``<stem>_overlay.mp4`` (needs ``out``).
     jobs : int, optional
-        Videos processed in parallel (default: up to the number of cores).
+        Processes to use (default: the number of cores). Videos run side by side; a
+        single video is split into time chunks tracked in ``jobs`` worker processes
+        (:mod:`vafusion.parallel`) when the model supports it.
     stress : StressConfig, optional
         Thresholds of the stress summary.
-    explain : bool
-        Add the per-cue contributions (``contrib_*`` columns) to the tables.
+    report : ReportOptions, optional
+        How the HTML report carries the video (embedded by default).
+    stride : int, default 1
+        Analyse every ``stride``-th frame and interpolate the others (rows marked
+        ``interpolated``; see :mod:`vafusion.predict.stride` and docs/predict.md).
 
     Returns
     -------
@@ -199,7 +248,7 @@ def predict(
     if overlay and out is None:
         raise ConfigError("overlay=True needs an output folder (out=...)")
     results = run_predictions(
-        paths, out, model, face, overlay, jobs=jobs, stress=stress, explain=explain
+        paths, out, model, face, overlay, jobs=jobs, stress=stress, report=report, stride=stride
     )
     failed = [r for r in results if r.error]
     if failed:
@@ -217,7 +266,8 @@ def predict_to_folder(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
-    explain: bool = False,
+    report: ReportOptions | None = None,
+    stride: int = 1,
 ) -> list[VideoResult]:
     """Like :func:`predict` with ``out`` but never raises for a bad video.
 
@@ -234,8 +284,46 @@ def predict_to_folder(
         overlay,
         jobs=jobs,
         stress=stress,
-        explain=explain,
+        report=report,
+        stride=stride,
     )
+
+
+def predict_to_abaw(
+    videos: Sequence[str | os.PathLike],
+    out: str | os.PathLike,
+    model: Any = "default",
+    face: str = "main",
+    *,
+    jobs: int | None = None,
+    stride: int = 1,
+) -> list[VideoResult]:
+    """Predict and write only the ABAW challenge's submission files (no report).
+
+    One ``out/<stem>[_left|_right].txt`` per video (:mod:`vafusion.datasets.abaw`: header
+    ``valence,arousal``, one line per decoded frame; frames without the face filled).
+
+    Parameters
+    ----------
+    face : {"main", "left", "right"}
+        The subject; ``left`` / ``right`` add the suffix Aff-Wild2 uses for two annotated
+        people in one video.
+
+    Returns
+    -------
+    list of VideoResult
+        ``outputs["abaw"]`` is the file; failed videos have ``error`` set.
+    """
+    from vafusion.datasets.abaw import abaw_name, write_prediction_abaw
+
+    abaw_name("x", parse_face(face))  # refuse "all" / face ids before any work
+    results = run_predictions(
+        [Path(v) for v in videos], None, model, face, False, jobs=jobs, stride=stride
+    )
+    for r in results:
+        if r.prediction is not None:
+            r.outputs["abaw"] = write_prediction_abaw(r.prediction, out, r.stem, face)
+    return results
 
 
 def run_predictions(
@@ -247,13 +335,17 @@ def run_predictions(
     *,
     jobs: int | None = None,
     stress: StressConfig | None = None,
-    explain: bool = False,
+    report: ReportOptions | None = None,
+    stride: int = 1,
 ) -> list[VideoResult]:
     """Shared engine of :func:`predict` and :func:`predict_to_folder`.
 
     A model given by name or path is loaded, and each video predicted and written, in an
     isolated worker process per job (:mod:`vafusion.isolation`): a native crash on one
     file fails that file alone. A model object is used in this process.
+
+    A single video on several cores instead goes to :func:`predict_chunked`: its time
+    chunks are tracked in worker processes, which isolate the decoding the same way.
     """
     import queue
 
@@ -264,10 +356,18 @@ def run_predictions(
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
+    stride = check_stride(stride)
+    if stride != 1 and not _supports(model, "supports_stride"):
+        raise ConfigError("--stride needs the default model (a checkpoint analyses every frame)")
+    cores = jobs or os.cpu_count() or 1
+    if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
+        args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
+        results = [predict_chunked(*args, workers=cores, stride=stride, report=report)]
+        return _with_index(results, out_dir)
     isolate = model is None or isinstance(model, (str, os.PathLike))
     if not isolate:
         model = load_model(model)
-    n_jobs = max(1, min(len(paths), jobs or (os.cpu_count() or 1)))
+    n_jobs = max(1, min(len(paths), cores))
     workers: queue.Queue = queue.Queue()
     for _ in range(n_jobs):
         workers.put(IsolatedWorker(enabled=isolate))
@@ -275,7 +375,7 @@ def run_predictions(
     def one(i: int) -> VideoResult:
         worker = workers.get()
         try:
-            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, explain)
+            args = (model, paths[i], stems[i], out_dir, face, stress, overlay, report, stride)
             return worker.call(predict_one, *args, label=str(paths[i]))
         except MediaError as exc:  # the worker process died on this file
             return VideoResult(video=str(paths[i]), stem=stems[i], error=str(exc))
@@ -286,12 +386,24 @@ def run_predictions(
     try:
         with progress_bar("videos", total=len(paths), unit="videos") as done:
             if n_jobs == 1:
-                return [one(i) for i in range(len(paths))]
-            with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
-                return list(pool.map(one, range(len(paths))))
+                results = [one(i) for i in range(len(paths))]
+            else:
+                with ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="vafusion") as pool:
+                    results = list(pool.map(one, range(len(paths))))
     finally:
         while not workers.empty():
             workers.get().close()
+    return _with_index(results, out_dir)
+
+
+def _with_index(results: list[VideoResult], out_dir: Path | None) -> list[VideoResult]:
+    """Write ``index.html`` and ``summary.csv`` of the run into ``out_dir`` (if any)."""
+    if out_dir is not None and results:
+        from vafusion.report.index import write_index
+
+        index = write_index(results, out_dir)["index"]
+        log.info("summary of %d video(s): %s", len(results), index)
+    return results
 
 
 #: models loaded in this process, by name/path (a worker keeps its model between videos)
@@ -318,9 +430,14 @@ def predict_one(
     face: str | int,
     stress: StressConfig | None,
     overlay: bool,
-    explain: bool = False,
+    report: ReportOptions | None = None,
+    stride: int = 1,
+    pool: Any = None,
 ) -> VideoResult:
     """Predict one video and write its outputs; a bad video gives ``error``, not a raise.
+
+    ``stride`` and ``pool`` (a :class:`~vafusion.parallel.local.ChunkPool`) are passed to
+    the model's ``predict_video`` when they are not the defaults.
 
     Raises
     ------
@@ -332,18 +449,84 @@ def predict_one(
     try:
         # one core for torch per worker: the face tracker and the expression network of
         # a video already run in two threads, and several videos run side by side
+        extra: dict[str, Any] = {"pool": pool} if pool is not None else {}
+        if stride != 1:
+            extra["stride"] = stride
         with _torch_threads(1):
-            pred = model.predict_video(path, face=face)
+            pred = model.predict_video(path, face=face, **extra)
         pred.stats["model_load_s"] = load_s
-        pred.explain = explain
+        pred.explain = bool(report is not None and report.explain)
         for w in pred.warnings:
-            log.warning("%s: %s", path, w)
+            # "no face" was already logged by the face/expression extractor of this
+            # video: said once on the terminal (the report still shows it)
+            if not w.startswith("no face found"):
+                log.warning("%s: %s", path, w)
         res.prediction = pred
         if out_dir is not None:
-            res.outputs = write_outputs(pred, out_dir, stem, model, face, stress, overlay)
+            res.summary = build_summary(pred, model, face, stress)
+            res.outputs = write_outputs(
+                pred, out_dir, stem, model, face, stress, overlay,
+                report=report, summary=res.summary,
+            )  # fmt: skip
     except VafusionError as exc:
         res.error = str(exc) if exc.path else f"{path}: {exc}"
         log.debug("%s", res.error)
+    return res
+
+
+def _supports(model: Any, flag: str) -> bool:
+    """Whether ``model`` (a model object, or a name/path for :func:`load_model`) has ``flag``."""
+    if model is None or str(model) == "default":
+        from vafusion.predict.default_model import DefaultModel
+
+        return bool(getattr(DefaultModel, flag, False))
+    if str(model) == "circumplex":
+        from vafusion.predict.circumplex_model import CircumplexModel
+
+        return bool(getattr(CircumplexModel, flag, False))
+    if isinstance(model, (str, os.PathLike)):
+        return False  # checkpoints: every frame, one process
+    return bool(getattr(model, flag, False))
+
+
+def predict_chunked(
+    model: Any,
+    path: Path,
+    stem: str,
+    out_dir: Path | None,
+    face: str | int,
+    stress: StressConfig | None,
+    overlay: bool,
+    *,
+    workers: int,
+    stride: int = 1,
+    report: ReportOptions | None = None,
+) -> VideoResult:
+    """:func:`predict_one` with the video's time chunks tracked in ``workers`` processes.
+
+    The worker processes start first, so they load their face trackers while this
+    process loads the rest of the model. A worker that dies (native crash) fails the video
+    with one :class:`~vafusion.errors.MediaError` line, as in an isolated worker.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    from vafusion.parallel.local import ChunkPool
+
+    t0 = time.perf_counter()
+    with (
+        ChunkPool(workers, getattr(model, "tracker_config", None)).start() as pool,
+        progress_bar("videos", total=1, unit="videos") as done,
+    ):
+        if model is None or isinstance(model, (str, os.PathLike)):
+            model = load_model(model, face_tracking=False)
+            model.load_s = getattr(model, "load_s", time.perf_counter() - t0)
+        try:
+            args = (model, path, stem, out_dir, face, stress, overlay, report, stride, pool)
+            res = predict_one(*args)
+        except BrokenProcessPool:
+            msg = "a decoding process died (native crash?); damaged or unsupported file?"
+            res = VideoResult(video=str(path), stem=stem, error=str(MediaError(msg, path)))
+        done()
     return res
 
 
@@ -377,24 +560,43 @@ def _confident(fc) -> np.ndarray:
     return valid & (np.asarray(fc.confidence) >= CONFIDENT)
 
 
-def _contributions_at(fc, i: int) -> dict[str, float]:
-    if not fc.contributions:
-        return {}
-    return {k: float(v[i]) for k, v in fc.contributions.items() if np.isfinite(v[i])}
+def _face_moments(fc, t: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`_moments` over confident frames (all face frames if none), with each
+    moment's per-cue contributions when the model gives them."""
+    sure = _confident(fc)
+    moments = _moments(fc.va, sure if sure.any() else np.asarray(fc.valid, bool), t)
+    for m in moments:
+        i = m["frame"]
+        m["contributions"] = {
+            k: float(v[i]) for k, v in (fc.contributions or {}).items() if np.isfinite(v[i])
+        }
+    return moments
 
 
-def _moments(fc, t: np.ndarray) -> list[dict[str, Any]]:
-    va, valid = fc.va, _confident(fc)
-    if not valid.any():
-        valid = np.asarray(fc.valid, bool)
+def _moments(
+    va: np.ndarray, valid: np.ndarray, t: np.ndarray, min_gap_s: float = 3.0
+) -> list[dict[str, Any]]:
+    """Key moments (most positive, most negative, most aroused), at least a gap apart.
+
+    The gap is ``min_gap_s``, or a quarter of the video if that is shorter; a moment with
+    no frame far enough from the ones already chosen is left out.
+    """
     if not valid.any():
         return []
+    span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    gap = min(min_gap_s, span / 4)
     idx = np.flatnonzero(valid)
-    picks = [
-        ("most positive", idx[np.argmax(va[idx, 0])]),
-        ("most negative", idx[np.argmin(va[idx, 0])]),
-        ("most aroused", idx[np.argmax(va[idx, 1])]),
-    ]
+    order = {
+        "most positive": idx[np.argsort(-va[idx, 0], kind="stable")],
+        "most negative": idx[np.argsort(va[idx, 0], kind="stable")],
+        "most aroused": idx[np.argsort(-va[idx, 1], kind="stable")],
+    }
+    chosen: list[tuple[str, int]] = []
+    for label, candidates in order.items():
+        taken = np.array([t[i] for _, i in chosen])
+        ok = np.all(np.abs(t[candidates][:, None] - taken[None, :]) >= gap, axis=1)
+        if ok.any():
+            chosen.append((label, int(candidates[np.argmax(ok)])))
     return [
         {
             "label": label,
@@ -402,9 +604,8 @@ def _moments(fc, t: np.ndarray) -> list[dict[str, Any]]:
             "timestamp": float(t[i]),
             "valence": float(va[i, 0]),
             "arousal": float(va[i, 1]),
-            "contributions": _contributions_at(fc, int(i)),
         }
-        for label, i in picks
+        for label, i in chosen
     ]
 
 
@@ -433,7 +634,7 @@ def build_summary(
             "stress": stress_summary(
                 t, np.where(sure, fc.va[:, 0], np.nan), np.where(sure, fc.va[:, 1], np.nan), stress
             ),
-            "thumbnails": _moments(fc, t),
+            "thumbnails": _face_moments(fc, t),
         }
         if fc.confidence is not None:
             entry["confident_share"] = float(sure.mean()) if len(sure) else 0.0
@@ -477,8 +678,13 @@ def write_outputs(
     face: str | int = "main",
     stress: StressConfig | None = None,
     overlay: bool = False,
+    *,
+    report: ReportOptions | None = None,
+    summary: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write the CSV, PNG, HTML and JSON (and overlay MP4) of one prediction.
+
+    ``summary`` is :func:`build_summary` of the prediction (computed here if not given).
 
     Returns
     -------
@@ -486,12 +692,14 @@ def write_outputs(
     """
     from vafusion.report.frames import crop_face, grab_frames, jpeg_bytes
     from vafusion.report.html import data_uri, render_report
+    from vafusion.report.player import player_data, render_player, video_source
     from vafusion.report.plots import minute_figure, va_figure
 
     t0 = time.perf_counter()
     stem = safe_stem(stem)
     paths = {ext: confined(out_dir, f"{stem}.{ext}") for ext in ("csv", "png", "html", "json")}
-    summary = build_summary(pred, model, face, stress)
+    if summary is None:
+        summary = build_summary(pred, model, face, stress)
     # thumbnails of the key moments: a few frames fetched again by seeking, in a thread
     # (FFmpeg decodes without the GIL) while the table and the plot are written
     wanted = [th["timestamp"] for f in summary["faces"] for th in f["thumbnails"]]
@@ -500,7 +708,10 @@ def write_outputs(
         df = pred.to_frame()
         csv = df.to_csv(index=False, na_rep="NaN", float_format="%.5f")
         atomic_write_text(paths["csv"], csv)
-        png = va_figure(df.reset_index(drop=True), title=Path(pred.info.path).name)
+        episodes = [tuple(e) for f in summary["faces"] for e in f["stress"].get("episodes", [])]
+        png = va_figure(
+            df.reset_index(drop=True), title=Path(pred.info.path).name, episodes=episodes
+        )
         atomic_write_bytes(paths["png"], png)
         grabbed = grabbing.result()
     html_summary = json.loads(json.dumps(summary))
@@ -519,7 +730,10 @@ def write_outputs(
                 fsum["minute_plot_uri"] = data_uri(mp, "image/png")
     summary["processing"]["report_s"] = time.perf_counter() - t0
     html_summary["processing"] = summary["processing"]
-    atomic_write_text(paths["html"], render_report(html_summary, png))
+    opts = report or ReportOptions()
+    src, note = video_source(pred.info.path, out_dir, opts.video, opts.max_embed_mb)
+    player = render_player(player_data(pred, summary), src, note)
+    atomic_write_text(paths["html"], render_report(html_summary, png, player))
     if overlay:
         from vafusion.predict.overlay import write_overlay
 

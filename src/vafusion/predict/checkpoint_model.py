@@ -178,9 +178,11 @@ class CheckpointModel:
                     tab = select_face(tab, n, timestamps, fid)
                 feats[m], valid[m] = dense_table(tab, n)
             vd = VideoData(name=str(path), n_frames=n, features=feats, valid=valid)
+            dc = self.config.data
             wd = WindowData(
-                [vd], self.spec, self.normalizer, self.config.data.window, self.config.data.stride
-            )
+                [vd], self.spec, self.normalizer, dc.window, dc.stride,
+                per_video=dc.per_video_norm,
+            )  # fmt: skip
             va = predict_frames(self.net, wd)[0].astype(np.float32)
             if self.smoothing is not None:  # on every frame, as evaluate does
                 va = self.smoothing.apply(va, timestamps)

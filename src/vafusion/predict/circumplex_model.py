@@ -89,7 +89,7 @@ def chosen_tracks(table, face: str | int) -> tuple[list[int], list[int]]:
 
 
 def no_face_fallback(
-    faces: list[FaceCurve], ids: list[int], face: str | int, n: int
+    faces: list[FaceCurve], ids: list[int], face: str | int, n: int, strided: bool = False
 ) -> tuple[list[FaceCurve], list[str]]:
     """``faces`` or, if empty, one all-missing curve (``face_id`` -1) and a warning."""
     if faces:
@@ -99,6 +99,7 @@ def no_face_fallback(
         np.zeros(n, bool),
         np.full((n, 2), np.nan, np.float32),
         np.full((n, 4), np.nan, np.float32),
+        interpolated=np.zeros(n, bool) if strided else None,
     )
     if ids:
         return [empty], [f"face {face!r} not found; tracks present: {ids}"]
@@ -106,7 +107,7 @@ def no_face_fallback(
 
 
 class CircumplexModel:
-    """The first built-in model: the circumplex prior alone.
+    """The built-in circumplex-prior model.
 
     Frames go through the shared face pipeline
     (:func:`vafusion.features.pipeline.extract_features`: decode | face tracking |
@@ -121,6 +122,10 @@ class CircumplexModel:
     config : CircumplexModelConfig, optional
     tracker_config : TrackerConfig, optional
         Face tracking settings (defaults of :class:`vafusion.faces.tracker.TrackerConfig`).
+    face_tracking : bool
+        Build and warm up a face tracker in this process now (False: when worker
+        processes of a :class:`~vafusion.parallel.local.ChunkPool` track the faces; a
+        tracker is still built on first need).
 
     Examples
     --------
@@ -131,8 +136,17 @@ class CircumplexModel:
 
     name = "circumplex"
     description = DESCRIPTION
+    #: predict_video accepts ``pool`` (chunks in worker processes) and ``stride``
+    supports_chunks = True
+    supports_stride = True
 
-    def __init__(self, config: CircumplexModelConfig | None = None, tracker_config=None) -> None:
+    def __init__(
+        self,
+        config: CircumplexModelConfig | None = None,
+        tracker_config=None,
+        *,
+        face_tracking: bool = True,
+    ) -> None:
         from vafusion.expression.backbone import default_num_threads, load_backbone
         from vafusion.expression.extractor import ExpressionConfig
 
@@ -147,8 +161,11 @@ class CircumplexModel:
         if tuple(self.backbone.class_names) != EMOTIONS:
             raise ConfigError(f"default model needs the FER2013 classes {EMOTIONS}")
         self._lock = threading.Lock()
-        self._trackers = [self.new_tracker()]
-        self.warm_up(self._trackers[0])
+        self._trackers = [self.new_tracker()] if face_tracking else []
+        if face_tracking:
+            self.warm_up(self._trackers[0])
+        else:
+            self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
         self.load_s = time.perf_counter() - t0
 
     def describe(self) -> dict[str, Any]:
@@ -184,7 +201,13 @@ class CircumplexModel:
         return probabilities_to_va(probs, self.config.circumplex)
 
     def predict_video(
-        self, path: str | os.PathLike, face: str | int = "main", tracker=None
+        self,
+        path: str | os.PathLike,
+        face: str | int = "main",
+        tracker=None,
+        *,
+        pool=None,
+        stride: int = 1,
     ) -> VideoPrediction:
         """Predict per-frame valence/arousal of one video (one decode pass, streaming).
 
@@ -195,6 +218,12 @@ class CircumplexModel:
             Which face(s) to report (see :func:`vafusion.faces.subjects.choose_track`).
         tracker : FaceTracker, optional
             Reused (after reset) if given; one from the model's pool otherwise.
+        pool : ChunkPool, optional
+            Track the video in time chunks in these worker processes
+            (:func:`vafusion.parallel.local.extract_features_chunked`).
+        stride : int
+            Analyse every ``stride``-th frame and interpolate the others
+            (:mod:`vafusion.predict.stride`).
 
         Returns
         -------
@@ -202,29 +231,41 @@ class CircumplexModel:
         """
         from vafusion.expression.extractor import ExpressionExtractor
         from vafusion.features.pipeline import extract_features
+        from vafusion.parallel.local import extract_features_chunked, strided_scan
         from vafusion.predict.boxes import BoxRecorder
+        from vafusion.predict.stride import AnalysedFrames, check_stride
 
-        own = tracker is None
-        if own:
-            with self._lock:
-                tracker = self._trackers.pop() if self._trackers else self.new_tracker()
+        stride = check_stride(stride)
         expr = ExpressionExtractor(self.expression_config, backbone=self.backbone)
         boxes = BoxRecorder()
+        consumers = [expr, boxes, *self.extra_consumers()]
+        consumers += [AnalysedFrames()] if stride > 1 else []
         t0 = time.perf_counter()
-        try:
-            info, tables = extract_features(
-                path,
-                [expr, boxes, *self.extra_consumers()],
-                tracker=tracker,
-                max_side=self.config.max_side,
+        if pool is not None:
+            info, tables = extract_features_chunked(
+                path, consumers, pool, max_side=self.config.max_side, stride=stride
             )
-        finally:
+        else:
+            own = tracker is None
             if own:
-                tracker.reset()
                 with self._lock:
-                    self._trackers.append(tracker)
+                    tracker = self._trackers.pop() if self._trackers else self.new_tracker()
+            try:
+                info, tables = extract_features(
+                    path,
+                    consumers,
+                    tracker=tracker,
+                    max_side=self.config.max_side,
+                    source=strided_scan(path, stride),
+                )
+            finally:
+                if own:
+                    tracker.reset()
+                    with self._lock:
+                        self._trackers.append(tracker)
         t_features = time.perf_counter() - t0
-        faces, warnings = self.tables_to_curves(path, info, tables, face)
+        analysed = tables.get(AnalysedFrames.name)
+        faces, warnings = self.tables_to_curves(path, info, tables, face, analysed)
         table = tables[expr.name]
         stats = {
             "process_s": time.perf_counter() - t0,
@@ -238,11 +279,13 @@ class CircumplexModel:
         """Frame consumers run next to the expression network (none here)."""
         return []
 
-    def tables_to_curves(self, path, info, tables: dict, face: str | int):
+    def tables_to_curves(self, path, info, tables: dict, face: str | int, analysed=None):
         """Curves and warnings from the pass's tables (``curves`` on expression + boxes)."""
-        return self.curves(tables["expression"], tables["_boxes"], face)
+        return self.curves(tables["expression"], tables["_boxes"], face, analysed)
 
-    def curves(self, table, boxes, face: str | int) -> tuple[list[FaceCurve], list[str]]:
+    def curves(
+        self, table, boxes, face: str | int, analysed=None
+    ) -> tuple[list[FaceCurve], list[str]]:
         """Per-face valence/arousal curves from a long-form expression table.
 
         Parameters
@@ -252,6 +295,9 @@ class CircumplexModel:
         boxes : FeatureTable
             :class:`~vafusion.predict.boxes.BoxRecorder` table of the same pass.
         face : {"main", "left", "right", "all"} or int
+        analysed : FeatureTable, optional
+            :class:`~vafusion.predict.stride.AnalysedFrames` table of a strided pass: the
+            frames between analysed ones are interpolated (``FaceCurve.interpolated``).
 
         Returns
         -------
@@ -261,6 +307,7 @@ class CircumplexModel:
         """
         from vafusion.faces.subjects import select_face
         from vafusion.predict.boxes import dense_boxes
+        from vafusion.predict.stride import interpolate_between
 
         ts = np.asarray(boxes.meta["timestamps"], dtype=np.float64)
         n = len(ts)
@@ -271,12 +318,23 @@ class CircumplexModel:
             dense = select_face(table, n, ts, fid)
             valid = dense.valid.copy()
             raw = np.full((n, 2), np.nan)
-            raw[valid] = self.probabilities_to_va(dense.values[valid][:, cols])
+            probs = np.full((n, len(cols)), np.nan, np.float32)
+            probs[valid] = dense.values[valid][:, cols]
+            raw[valid] = self.probabilities_to_va(probs[valid])
+            bbox = dense_boxes(boxes, fid, n)
+            filled = None
+            if analysed is not None:
+                done = np.zeros(n, bool)
+                done[analysed.frame] = True
+                seen = valid.copy()
+                raw, filled = interpolate_between(raw, ts, seen, done)
+                bbox = interpolate_between(bbox, ts, seen, done)[0].astype(np.float32)
+                valid = seen | filled
             va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
             va[~valid] = np.nan
             va = np.clip(va, -1, 1).astype(np.float32)
-            faces.append(FaceCurve(fid, valid, va, dense_boxes(boxes, fid, n)))
-        return no_face_fallback(faces, ids, face, n)
+            faces.append(FaceCurve(fid, valid, va, bbox, probs, interpolated=filled))
+        return no_face_fallback(faces, ids, face, n, strided=analysed is not None)
 
     def close(self) -> None:
         """Release the pooled face trackers (MediaPipe graphs)."""

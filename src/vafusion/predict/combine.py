@@ -101,7 +101,7 @@ def _voice_on_frames(path, info, ts: np.ndarray, config):
     }, None
 
 
-def fuse_faces(path, info, tables: dict, face: str | int, config):
+def fuse_faces(path, info, tables: dict, face: str | int, config, analysed=None):
     """Fused curves of the chosen faces and warnings (see the module docstring).
 
     Parameters
@@ -112,6 +112,9 @@ def fuse_faces(path, info, tables: dict, face: str | int, config):
         The pass's ``expression``, ``facepose`` and ``_boxes`` tables.
     face : {"main", "left", "right", "all"} or int
     config : DefaultModelConfig
+    analysed : FeatureTable, optional
+        :class:`~vafusion.predict.stride.AnalysedFrames` table of a strided pass: values
+        between analysed frames are interpolated (``FaceCurve.interpolated``).
 
     Returns
     -------
@@ -139,16 +142,44 @@ def fuse_faces(path, info, tables: dict, face: str | int, config):
         gate = np.zeros(n)
         if voice is not None:
             gate = speaking_gate(
-                np.nan_to_num(cues.values["mouth"]), voice["level"], voice["speech"], fps
+                _filled(cues.values["mouth"]), voice["level"], voice["speech"], fps
             )
             gate[~cues.valid] = 0.0
-        faces.append(_fuse_one(fid, cues, voice, gate, dense_boxes(boxes, fid, n), ts, config))
-    faces, warnings = no_face_fallback(faces, ids, face, n)
+        fc = _fuse_one(fid, cues, voice, gate, dense_boxes(boxes, fid, n), ts, config)
+        if analysed is not None:
+            _interpolate(fc, ts, analysed)
+        faces.append(fc)
+    faces, warnings = no_face_fallback(faces, ids, face, n, strided=analysed is not None)
     if voice is not None and len(faces) == 1:
         _fill_voice_only(faces[0], voice, ts, config)
     if note:
         warnings.append(note)
     return faces, warnings
+
+
+def _filled(x: np.ndarray) -> np.ndarray:
+    """Missing values linearly interpolated (ends held), so gaps add no fake lip motion."""
+    import pandas as pd
+
+    s = pd.Series(np.asarray(x, np.float64)).interpolate(limit_direction="both")
+    return s.fillna(0.0).to_numpy()
+
+
+def _interpolate(fc: FaceCurve, ts: np.ndarray, analysed) -> None:
+    """Strided pass: fill the frames between analysed ones (in place, marked)."""
+    from vafusion.predict.stride import interpolate_between
+
+    done = np.zeros(len(ts), bool)
+    done[analysed.frame] = True
+    seen = fc.valid.copy()
+    va, filled = interpolate_between(fc.va, ts, seen, done)
+    fc.va = va.astype(np.float32)
+    fc.bbox = interpolate_between(fc.bbox, ts, seen, done)[0].astype(np.float32)
+    conf = interpolate_between(fc.confidence[:, None], ts, seen, done)[0][:, 0]
+    fc.confidence = conf.astype(np.float32)
+    fc.source = np.where(filled, "face", fc.source).astype(object)
+    fc.valid = seen | filled
+    fc.interpolated = filled
 
 
 def _arousal_from(zs: dict, weights: dict) -> tuple[np.ndarray, dict]:
@@ -183,7 +214,13 @@ def _fuse_one(fid, cues, voice, gate, bbox, ts, config) -> FaceCurve:
     contrib["v_prior_valence"] = valence
     source = np.where(cues.valid, np.where(gate > 0, "face+voice", "face"), "")
     return FaceCurve(
-        fid, cues.valid, va.astype(np.float32), bbox, conf.astype(np.float32), source, contrib
+        fid,
+        cues.valid,
+        va.astype(np.float32),
+        bbox,
+        confidence=conf.astype(np.float32),
+        source=source,
+        contributions=contrib,
     )
 
 

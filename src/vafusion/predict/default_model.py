@@ -81,8 +81,16 @@ class DefaultModel(CircumplexModel):
     name = "default"
     description = DESCRIPTION
 
-    def __init__(self, config: DefaultModelConfig | None = None, tracker_config=None) -> None:
-        super().__init__(config or DefaultModelConfig(), tracker_config)
+    def __init__(
+        self,
+        config: DefaultModelConfig | None = None,
+        tracker_config=None,
+        *,
+        face_tracking: bool = True,
+    ) -> None:
+        super().__init__(
+            config or DefaultModelConfig(), tracker_config, face_tracking=face_tracking
+        )
 
     def extra_consumers(self) -> list:
         """The ``facepose`` extractor (action units, geometry, head pose)."""
@@ -91,20 +99,29 @@ class DefaultModel(CircumplexModel):
         return [FacePoseExtractor()]
 
     def predict_video(
-        self, path: str | os.PathLike, face: str | int = "main", tracker=None
+        self,
+        path: str | os.PathLike,
+        face: str | int = "main",
+        tracker=None,
+        *,
+        pool=None,
+        stride: int = 1,
     ) -> VideoPrediction:
-        """Per-frame valence/arousal of a video, or voice arousal of an audio-only file."""
+        """Per-frame valence/arousal of a video, or voice arousal of an audio-only file.
+
+        Parameters are those of :meth:`CircumplexModel.predict_video`.
+        """
         if Path(path).suffix.lower() in AUDIO_SUFFIXES or not _has_video(path):
             from vafusion.predict.voice_only import predict_audio
 
             return predict_audio(path, self.config)
-        return super().predict_video(path, face=face, tracker=tracker)
+        return super().predict_video(path, face=face, tracker=tracker, pool=pool, stride=stride)
 
-    def tables_to_curves(self, path, info, tables: dict, face: str | int):
+    def tables_to_curves(self, path, info, tables: dict, face: str | int, analysed=None):
         """Fused curves of the chosen faces (see :func:`vafusion.predict.combine.fuse_faces`)."""
         from vafusion.predict.combine import fuse_faces
 
-        return fuse_faces(path, info, tables, face, self.config)
+        return fuse_faces(path, info, tables, face, self.config, analysed)
 
 
 def _has_video(path: str | os.PathLike) -> bool:

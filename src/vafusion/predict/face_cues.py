@@ -99,12 +99,18 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
 
 
 def _speed(x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(T, D) -> (T,) Euclidean speed per second (backward difference; NaN at gaps)."""
+    """(T, D) -> (T,) Euclidean speed per second between consecutive finite rows.
+
+    Rows with NaN stay NaN (so a frame stride or a face gap is bridged by the time step,
+    not read as a jump); the first finite row takes the second one's speed.
+    """
     d = np.full(len(t), np.nan)
-    if len(t) > 1:
-        dt = np.maximum(np.diff(t), 1e-3)
-        d[1:] = np.linalg.norm(np.diff(x, axis=0), axis=1) / dt
-        d[0] = d[1]
+    idx = np.flatnonzero(np.isfinite(x).all(axis=1))
+    if len(idx) > 1:
+        dt = np.maximum(np.diff(t[idx]), 1e-3)
+        sp = np.linalg.norm(np.diff(x[idx], axis=0), axis=1) / dt
+        d[idx[1:]] = sp
+        d[idx[0]] = sp[0]
     return d
 
 

@@ -61,9 +61,9 @@ def predict_audio(path: str | os.PathLike, config) -> VideoPrediction:
         np.zeros(n, bool),
         va.astype(np.float32),
         np.full((n, 4), np.nan, np.float32),
-        np.where(has, VOICE_ONLY_CONFIDENCE, 0.0).astype(np.float32),
-        np.where(has, "voice", "").astype(object),
-        {f"a_{k}": AROUSAL_SD * s / sd for k, s in shares.items()},
+        confidence=np.where(has, VOICE_ONLY_CONFIDENCE, 0.0).astype(np.float32),
+        source=np.where(has, "voice", "").astype(object),
+        contributions={f"a_{k}": AROUSAL_SD * s / sd for k, s in shares.items()},
     )
     duration = n / VOICE_RATE_HZ
     info = VideoInfo(

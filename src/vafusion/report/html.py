@@ -1,8 +1,9 @@
-"""Self-contained HTML report: one file, no network, no script, no external resource.
+"""Self-contained HTML report: one file, no network, no external resource.
 
-Images (plots and face thumbnails) are embedded as base64 ``data:`` URIs and the style is
-inline, so the report opens the same from a USB stick, an e-mail attachment or an
-air-gapped machine. Every text value is HTML-escaped.
+Images (plots and face thumbnails) and the video are embedded as base64 ``data:`` URIs,
+the style and the player script (:mod:`vafusion.report.player`) are inline, so the report
+opens the same from a USB stick, an e-mail attachment or an air-gapped machine. Without
+JavaScript the static figure and the tables remain. Every text value is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import html
 from typing import Any
 
+from vafusion.report.player import PLAYER_CSS
 from vafusion.report.stress import DISCLAIMER
 
 _CSS = """
@@ -95,8 +97,9 @@ def _face_section(face: dict[str, Any]) -> str:
                 f"v = {th['valence']:+.2f}, a = {th['arousal']:+.2f}"
             )
             out.append(
-                f"<figure><img alt='{html.escape(th['label'])}' src='{th['uri']}'>"
-                f"<figcaption>{cap}</figcaption></figure>"
+                f"<a class='moment' href='#va-player' data-t='{th['timestamp']:.3f}'><figure>"
+                f"<img alt='{html.escape(th['label'])}' src='{th['uri']}'>"
+                f"<figcaption>{cap}</figcaption></figure></a>"
             )
         out.append("</div>")
     minutes = stress.get("per_minute") or []
@@ -122,7 +125,7 @@ def _face_section(face: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def render_report(summary: dict[str, Any], plot_png: bytes) -> str:
+def render_report(summary: dict[str, Any], plot_png: bytes, player: str = "") -> str:
     """Build the HTML report of one video.
 
     Parameters
@@ -133,6 +136,9 @@ def render_report(summary: dict[str, Any], plot_png: bytes) -> str:
         ``faces[i]["minute_plot_uri"]`` a data URI of the per-minute plot.
     plot_png : bytes
         The valence/arousal figure.
+    player : str
+        HTML of the interactive player (:func:`vafusion.report.player.render_player`), or
+        empty for a static report.
 
     Returns
     -------
@@ -145,7 +151,7 @@ def render_report(summary: dict[str, Any], plot_png: bytes) -> str:
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-        f"<title>vafusion report: {video}</title><style>{_CSS}</style></head><body>",
+        f"<title>vafusion report: {video}</title><style>{_CSS}{PLAYER_CSS}</style></head><body>",
         f"<h1>Valence and arousal: {video}</h1>",
         f"<p class='muted'>{_fmt(summary.get('n_frames'))} frames, "
         f"{_fmt(summary.get('duration_s'), 1)} s at {_fmt(summary.get('fps'), 2)} fps; "
@@ -155,11 +161,12 @@ def render_report(summary: dict[str, Any], plot_png: bytes) -> str:
     ]
     for w in summary.get("warnings", []):
         parts.append(f"<div class='warn'>{html.escape(str(w))}</div>")
+    parts.append(player)
     plot_uri = data_uri(plot_png, "image/png")
     parts.append(
-        f"<img class='plot' alt='valence and arousal over time' src='{plot_uri}'>"
-        "<p class='muted'>Grey bands: no face. Right: path through the valence-arousal plane "
-        "(circle: start).</p>"
+        f"<img class='plot' id='va-static' alt='valence and arousal over time' src='{plot_uri}'>"
+        "<p class='muted'>Grey bands: no face; red bands: stress episodes. Right: the path of "
+        "each face through the valence-arousal plane (colour: time; open marker: start).</p>"
     )
     for face in summary.get("faces", []):
         parts.append(_face_section(face))
@@ -176,7 +183,7 @@ def render_report(summary: dict[str, Any], plot_png: bytes) -> str:
     ]
     parts.append(_table(rows))
     parts.append(
-        "<p class='muted'>Generated locally by vafusion. This file has no script and loads "
-        "nothing from the network.</p></body></html>"
+        "<p class='muted'>Generated locally by vafusion. This file loads nothing from the "
+        "network; its only script is inline.</p></body></html>"
     )
     return "\n".join(parts)

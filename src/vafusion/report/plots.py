@@ -1,7 +1,8 @@
 """Static figures of a prediction (matplotlib, Agg backend: no display needed).
 
-:func:`va_figure` draws valence and arousal over time (face-missing spans shaded) next to
-the trajectory in the circumplex plane, and returns PNG bytes.
+:func:`va_figure` draws valence and arousal over time (face-missing spans grey, stress
+episodes red) next to the trajectory of each face in the circumplex plane (time as colour,
+with a colour bar), and returns PNG bytes.
 """
 
 from __future__ import annotations
@@ -61,7 +62,15 @@ def missing_spans(timestamps: np.ndarray, valid: np.ndarray) -> list[tuple[float
     return spans
 
 
-def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+
+def va_figure(
+    df: pd.DataFrame,
+    title: str = "",
+    dpi: int = 100,
+    episodes: list[tuple[float, float]] | None = None,
+) -> bytes:
     """Plot per-frame valence/arousal of one video.
 
     Parameters
@@ -71,6 +80,8 @@ def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
         reported face, as :func:`vafusion.predict.predict` returns).
     title : str
     dpi : int
+    episodes : list of (start_s, end_s), optional
+        Stress episodes, shaded red on the time panels.
 
     Returns
     -------
@@ -94,8 +105,9 @@ def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
     ax_v = fig.add_subplot(gs[0, 0])
     ax_a = fig.add_subplot(gs[1, 0], sharex=ax_v)
     ax_c = fig.add_subplot(gs[:, 1])
+    from vafusion.report.player import face_color
+
     faces = _faces(df)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     # shade spans where *no* reported face is valid
     by_frame = df.groupby("frame", sort=True).agg(
         timestamp=("timestamp", "first"), valid=("face_valid", "max")
@@ -103,18 +115,28 @@ def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
     for s, e in missing_spans(by_frame["timestamp"].to_numpy(), by_frame["valid"].to_numpy() > 0):
         for ax in (ax_v, ax_a):
             ax.axvspan(s, e, color="0.85", lw=0, zorder=0)
+    for s, e in episodes or []:
+        for ax in (ax_v, ax_a):
+            ax.axvspan(s, e, color="#d93025", alpha=0.13, lw=0, zorder=0)
+    t_all = df["timestamp"].to_numpy()
+    t_range = (float(t_all.min()), float(t_all.max())) if len(t_all) else (0.0, 1.0)
+    points = None
     for k, (fid, sub) in enumerate(faces):
-        c = colors[k % len(colors)]
+        c = face_color(k)
         label = f"face {fid}" if fid >= 0 else None
         t = sub["timestamp"].to_numpy()
         ax_v.plot(t, sub["valence"].to_numpy(), color=c, lw=1.3, label=label)
         ax_a.plot(t, sub["arousal"].to_numpy(), color=c, lw=1.3)
         ok = sub["face_valid"].to_numpy() > 0
-        if ok.any():
+        if ok.any():  # one trajectory per face: its colour, its marker; time by colour map
             v, a = sub["valence"].to_numpy()[ok], sub["arousal"].to_numpy()[ok]
-            ax_c.plot(v, a, color=c, lw=0.8, alpha=0.5)
-            ax_c.scatter(v, a, c=t[ok], cmap="viridis", s=6, zorder=3)
-            ax_c.plot(v[:1], a[:1], "o", mfc="none", mec="k", ms=8, zorder=4)
+            m = _MARKERS[k % len(_MARKERS)]
+            ax_c.plot(v, a, color=c, lw=1.0, alpha=0.6, label=label)
+            points = ax_c.scatter(
+                v, a, c=t[ok], cmap="viridis", vmin=t_range[0], vmax=t_range[1], s=7,
+                marker=m, edgecolors=c, linewidths=0.4, zorder=3,
+            )  # fmt: skip
+            ax_c.plot(v[:1], a[:1], m, mfc="none", mec="k", ms=9, zorder=4)
     for ax, name in ((ax_v, "valence"), (ax_a, "arousal")):
         ax.axhline(0, color="0.5", lw=0.6)
         ax.set_ylim(-1.05, 1.05)
@@ -134,7 +156,13 @@ def va_figure(df: pd.DataFrame, title: str = "", dpi: int = 100) -> bytes:
     ax_c.set_aspect("equal")
     ax_c.set_xlabel("valence")
     ax_c.set_ylabel("arousal")
-    ax_c.set_title("trajectory (colour: time)", fontsize=9)
+    ax_c.set_title("trajectory (open marker: start)", fontsize=9)
+    if points is not None:
+        bar = fig.colorbar(points, ax=ax_c, orientation="horizontal", fraction=0.05, pad=0.13)
+        bar.set_label("time (s)", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    if len(faces) > 1:
+        ax_c.legend(loc="lower left", fontsize=7, framealpha=0.8)
     if title:
         fig.suptitle(title, fontsize=11)
     if not len(faces) or not (df["face_valid"] > 0).any():

@@ -161,7 +161,8 @@ def stress_summary(
     dict
         JSON-compatible: ``valid_time_s``, ``quadrant_share`` (4 shares summing to 1, or
         None without any face), ``stress_zone_share``, ``stress_episodes`` (count),
-        ``longest_stress_episode_s``, ``longest_stress_episode`` (start/end), ``stress_index``
+        ``longest_stress_episode_s``, ``longest_stress_episode`` (start/end), ``episodes``
+        (list of ``[start_s, end_s]``), ``stress_index``
         (0-100 or None), ``per_minute`` (list of windows), ``thresholds``, ``disclaimer``.
     """
     cfg = config or StressConfig()
@@ -196,6 +197,7 @@ def stress_summary(
         "longest_stress_episode": (
             {"start_s": float(longest[0]), "end_s": float(longest[1])} if longest else None
         ),
+        "episodes": [[round(float(s), 3), round(float(e), 3)] for s, e in episodes],
         "stress_index": None if index is None else round(100.0 * index, 1),
         "per_minute": per_window(t, v, a, cfg),
         "thresholds": {

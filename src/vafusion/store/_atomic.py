@@ -122,7 +122,20 @@ def pid_is_dead(name: str) -> bool:
         return True
     except (ValueError, PermissionError):
         return False
-    return False
+    return _is_zombie(int(pid))
+
+
+def _is_zombie(pid: int) -> bool:
+    """Whether ``pid`` has exited but is not yet reaped (Linux ``/proc``; else False).
+
+    A worker killed with its parent stays a zombie until ``init`` reaps it: it writes
+    nothing more, so its temporaries are garbage already.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def age_s(path: Path) -> float:

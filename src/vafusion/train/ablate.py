@@ -21,7 +21,7 @@ log = get_logger("ablate")
 TABLE_I = (
     ("Baseline", None, "White paper", 0.14, 0.24),
     ("Audio only", "audio", "GRU layers", 0.14, 0.21),
-    ("Video only (ExpNet)", "expression", "GRU layers", 0.18, 0.29),
+    ("Video only (mini-Xception; paper: ExpNet)", "expression", "GRU layers", 0.18, 0.29),
     ("FacePose only", "facepose", "(not in the paper)", None, None),
     ("Audio+Video", "fusion-gru", "Figure 1", 0.22, 0.34),
 )
@@ -53,8 +53,9 @@ def ablate(
     ``blendshapes``, ``audio+blendshapes+facepose``) are added as rows of their own.
 
     Each model is trained with ``config`` (only ``model.name`` changes) into
-    ``out/runs/<model>`` and evaluated into ``out/eval/<model>``. Writes ``out/table1.md``
-    and ``out/table1.csv`` with the paper's numbers beside ours.
+    ``out/runs/<model>`` and evaluated into ``out/eval/<model>`` (with its plots). Writes
+    ``out/table1.md``, ``out/table1.csv`` and ``out/table1.png`` with the paper's numbers
+    beside ours.
 
     Returns
     -------
@@ -118,3 +119,8 @@ def write_table(rows: list[dict[str, Any]], out: Path) -> None:
             f"{_fmt(r['paper_arousal'])} | {_fmt(r['ours_valence'])} | {_fmt(r['ours_arousal'])} |"
         )
     atomic_write_text(out / "table1.md", "\n".join(lines) + "\n")
+    if rows:
+        from vafusion.fileio import atomic_write_bytes
+        from vafusion.report.eval_plots import ablation_figure
+
+        atomic_write_bytes(out / "table1.png", ablation_figure(rows))

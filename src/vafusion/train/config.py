@@ -25,7 +25,17 @@ class DataConfig:
     feature_sets : dict of str to str
         Feature-store set read for each modality.
     train_split, val_split : str
-        Split names used for fitting and for early stopping / smoothing.
+        Split names used for fitting and for the reported evaluation (and, without a
+        development split, for early stopping and tuning too).
+    dev_fraction : float
+        Share of the training *videos* held out as a development split (by video; the
+        ``_left`` / ``_right`` entries of one video stay together) for early stopping, the
+        output smoothing and the label-lag shift; the validation split is then only
+        evaluated at the end. 0 = early stopping on the validation split (the paper's way).
+    per_video_norm : bool
+        Also standardise each video's features by its own statistics
+        (:class:`vafusion.data.sequences.WindowData` ``per_video``); training, evaluate and
+        predict alike.
     mismatch_frames, mismatch_fraction : float
         Tolerance of annotation rows vs decoded frames per video
         (:class:`vafusion.datasets.Tolerance`: ``max(frames, fraction * n)``).
@@ -43,6 +53,8 @@ class DataConfig:
     )
     train_split: str = "train"
     val_split: str = "val"
+    dev_fraction: float = 0.0
+    per_video_norm: bool = False
     mismatch_frames: int = 5
     mismatch_fraction: float = 0.01
 
@@ -77,6 +89,14 @@ class TrainConfig:
         Windows per inference batch.
     progress : bool
         Draw a progress bar (only on a terminal anyway).
+    tune_smoothing : bool
+        At the end, choose the output smoothing's time constants on the early-stopping split
+        (:func:`vafusion.smoothing.tune_smoothing`); saved in ``best.pt`` and applied by
+        ``evaluate`` and ``predict --model``. False (the paper): no smoothing.
+    tune_lag : bool
+        Also choose an annotation-lag shift of the predictions (0-2 s) there.
+    max_steps : int
+        Stop after this many optimizer steps in total (0 = no limit; smoke runs, benchmarks).
     data_memory : str
         Where training windows live: ``"ram"`` (features normalised and packed in memory,
         ``frames x sum(D) x 4 B``), ``"mmap"`` (read per batch from the feature store's
@@ -98,10 +118,15 @@ class TrainConfig:
     eval_batch_size: int = 512
     progress: bool = True
     data_memory: str = "auto"
+    max_steps: int = 0
+    tune_smoothing: bool = False
+    tune_lag: bool = False
 
     def __post_init__(self) -> None:
         if self.data_memory not in ("auto", "ram", "mmap"):
             raise ConfigError(f"data_memory must be auto, ram or mmap, got {self.data_memory!r}")
+        if self.max_steps < 0:
+            raise ConfigError(f"max_steps must be >= 0, got {self.max_steps}")
         if self.loss not in ("mse", "ccc", "mse+ccc"):
             raise ConfigError(f"loss must be mse, ccc or mse+ccc, got {self.loss!r}")
         if self.optimizer not in ("rmsprop", "adam"):

@@ -47,7 +47,7 @@ from vafusion.fileio import atomic_write_text
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model, model_modalities
-from vafusion.smoothing import Smoothing, tune_smoothing
+from vafusion.smoothing import LAG_CANDIDATES, TAU_CANDIDATES, Smoothing, tune_smoothing
 from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
 from vafusion.train.config import TrainConfig, resume_compatible
 from vafusion.train.distributed import DistInfo, broadcast_floats, init_distributed, shutdown
@@ -76,9 +76,11 @@ class RunResult:
     run_dir : Path
         Run folder (``best.pt``, ``last.pt``, ``log.csv``, ``config.yaml``, ``result.json``).
     best_epoch : int
-        0-based epoch of the best validation CCC (the last epoch without validation data).
+        Epoch of the best validation CCC, counted from 1 as on the console, in ``log.csv``
+        and ``result.json`` (the last epoch without validation data).
     best_metrics : dict
-        Validation ``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` at ``best_epoch``.
+        ``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` at ``best_epoch`` on the early-stopping
+        split (the development split when there is one, else validation).
     epochs_run : int
         Epochs completed in total (including those before a resume).
     stopped_early : bool
@@ -87,6 +89,9 @@ class RunResult:
     smoothing : Smoothing
         Output smoothing tuned on the early-stopping split at the end of training (saved in
         ``best.pt`` and applied by ``evaluate`` and ``predict --model``).
+    validation : dict, optional
+        With a development split: the best model's CCC on the untouched validation split
+        (``raw`` and ``smoothed``), computed once at the end.
     """
 
     run_dir: Path
@@ -96,6 +101,7 @@ class RunResult:
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
     smoothing: Smoothing = field(default_factory=Smoothing)
+    validation: dict[str, Any] | None = None
 
     @property
     def checkpoint(self) -> Path:
@@ -269,7 +275,7 @@ def _fit(
             "training windows %s (%.2f GB of features)",
             "packed in RAM" if in_memory else "read per batch from memory maps", n_bytes / 1e9,
         )  # fmt: skip
-    kw = {"in_memory": in_memory}
+    kw = {"in_memory": in_memory, "per_video": dc.per_video_norm}
     train_data = WindowData(train_videos, spec, normalizer, dc.window, dc.stride, **kw)
     val_data = (
         WindowData(val_videos, spec, normalizer, dc.window, dc.stride, **kw) if val_videos else None
@@ -320,7 +326,7 @@ def _fit(
         local = np.fromiter(iter(sampler), dtype=np.int64, count=len(sampler))
         steps = -(-len(local) // b_local)
         core.train()
-        loss_sum, load_time = 0.0, 0.0
+        loss_sum, load_time, n_done = 0.0, 0.0, 0
         desc = f"epoch {epoch + 1}/{config.epochs}"
         with (
             progress_bar(desc, total=steps, unit="steps")
@@ -328,6 +334,8 @@ def _fit(
             else _null_bar() as advance
         ):
             for k in range(steps):
+                if config.max_steps and epoch * steps + k >= config.max_steps:
+                    break
                 tl = time.perf_counter()
                 idx = local[k * b_local : (k + 1) * b_local]
                 j = np.arange(len(idx))
@@ -348,6 +356,7 @@ def _fit(
                 loss.backward()
                 optimizer.step()
                 loss_sum += float(loss.detach())
+                n_done = k + 1
                 advance()
         core.ctx.seed, core.ctx.rows = None, None
         metrics = None
@@ -359,8 +368,8 @@ def _fit(
         )
         seconds = time.perf_counter() - t0
         row = {
-            "epoch": epoch,
-            "train_loss": loss_sum / max(steps, 1),
+            "epoch": epoch + 1,  # counted from 1, as on the console
+            "train_loss": loss_sum / max(n_done, 1),
             "val_ccc_valence": vals[0],
             "val_ccc_arousal": vals[1],
             "val_ccc_mean": (vals[0] + vals[1]) / 2,
@@ -371,7 +380,7 @@ def _fit(
         score = row["val_ccc_mean"] if has_val else float(epoch)
         improved = score > state["best"]
         if improved:
-            state.update(best=score, best_epoch=epoch, bad=0)
+            state.update(best=score, best_epoch=epoch + 1, bad=0)
             state["best_metrics"] = {
                 "ccc_valence": vals[0],
                 "ccc_arousal": vals[1],
@@ -402,6 +411,8 @@ def _fit(
                 },
             )
             _write_log(out / "log.csv", state["history"])
+        if config.max_steps and (epoch + 1) * steps >= config.max_steps:
+            break
         if stopped:
             if info.is_main:
                 log.info("early stop: no improvement for %d epochs", config.patience)
@@ -414,8 +425,10 @@ def _fit(
         if val_data is not None and val_data.n_label_frames:
             preds = predict_frames(core, val_data, config.eval_batch_size, device)
             smoothing = tune_smoothing(
-                preds, [v.labels for v in val_data.videos], [v.times for v in val_data.videos]
-            )
+                preds, [v.labels for v in val_data.videos], [v.times for v in val_data.videos],
+                candidates=TAU_CANDIDATES if config.tune_smoothing else (0.0,),
+                lags=LAG_CANDIDATES if config.tune_lag else (0.0,),
+            )  # fmt: skip
         best.pop("path", None)
         save_checkpoint(out / "best.pt", {**best, "smoothing": smoothing.to_dict()})
         result = {

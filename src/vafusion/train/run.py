@@ -23,8 +23,9 @@ from vafusion.data.sequences import (
     feature_bytes,
 )
 from vafusion.data.sources import canonical_split, feature_configs, load_split
+from vafusion.data.splits import dev_split
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text
+from vafusion.fileio import atomic_write_text, confined, safe_stem
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
 from vafusion.smoothing import Smoothing
@@ -90,15 +91,53 @@ def train(
         val_videos, vspec = load_split(data_root, store_root, val_split, fs, **kw)
         if vspec.dims != spec.dims:
             raise ModelError(f"validation features {vspec.dims} differ from training {spec.dims}")
+    train_videos, dev_videos = dev_split(train_videos, config.data.dev_fraction, config.seed)
+    tune_videos = dev_videos if dev_videos else val_videos
     log.info(
-        "training %s on %d videos (%d frames), validating on %d videos",
+        "training %s on %d videos (%d frames); early stopping and tuning on %d %s videos",
         config.model.name, len(train_videos), sum(v.n_frames for v in train_videos),
-        len(val_videos),
+        len(tune_videos), "development" if dev_videos else "validation",
     )  # fmt: skip
-    provenance = feature_configs(store_root, train_videos + val_videos, fs)
-    return fit(
-        config, train_videos, val_videos, spec, out, resume=resume, feature_configs=provenance
+    provenance = feature_configs(store_root, train_videos + dev_videos + val_videos, fs)
+    result = fit(
+        config, train_videos, tune_videos, spec, out, resume=resume, feature_configs=provenance
     )
+    if dev_videos and val_videos and (Path(out) / "best.pt").is_file():
+        result.validation = _final_validation(Path(out), val_videos)
+    return result
+
+
+def _final_validation(run: Path, videos: list[VideoData]) -> dict[str, Any]:
+    """CCC of the best checkpoint on the untouched validation split (raw and smoothed);
+    added to ``result.json`` under ``validation``."""
+    model, ckpt = load_model(run)
+    config: TrainConfig = ckpt["config"]
+    dc = config.data
+    in_memory = choose_in_memory(
+        config.data_memory, feature_bytes(videos, ckpt["spec"], dc.window, dc.stride)
+    )
+    data = WindowData(
+        videos, ckpt["spec"], ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory,
+        per_video=dc.per_video_norm,
+    )  # fmt: skip
+    raw = predict_frames(model, data, config.eval_batch_size)
+    smoothing = checkpoint_smoothing(ckpt)
+    smoothed = [smoothing.apply(p, v.times) for p, v in zip(raw, videos, strict=True)]
+    y = np.concatenate([v.labels for v in videos])
+    out = {
+        "raw": {k: _num(x) for k, x in ccc_va(np.concatenate(raw), y).items()},
+        "smoothed": {k: _num(x) for k, x in ccc_va(np.concatenate(smoothed), y).items()},
+        "n_videos": len(videos),
+    }
+    f = run / "result.json"
+    doc = json.loads(f.read_text())
+    doc["validation"] = out
+    atomic_write_text(f, json.dumps(doc, indent=2) + "\n")
+    log.info(
+        "validation (untouched until now): CCC %.4f raw, %.4f smoothed",
+        out["raw"]["ccc_mean"] or float("nan"), out["smoothed"]["ccc_mean"] or float("nan"),
+    )  # fmt: skip
+    return out
 
 
 def load_model(run: str | os.PathLike, device: str = "cpu"):
@@ -153,11 +192,17 @@ def evaluate_videos(
     batch_size: int = 512,
     device: str = "cpu",
     extra: dict[str, Any] | None = None,
+    fmt: str = "csv",
 ) -> dict[str, Any]:
     """Predict, write prediction files and ``metrics.json`` (see :func:`evaluate`)."""
+    from vafusion.datasets.abaw import FORMAT, write_abaw
+
+    if fmt not in ("csv", FORMAT):
+        raise ConfigError(f"--format must be csv or {FORMAT}, got {fmt!r}")
     out = Path(out)
     (out / "predictions").mkdir(parents=True, exist_ok=True)
-    (out / "submission").mkdir(parents=True, exist_ok=True)
+    if fmt == FORMAT:
+        (out / FORMAT).mkdir(parents=True, exist_ok=True)
     config: TrainConfig = ckpt["config"]
     spec: FeatureSpec = ckpt["spec"]
     for mod in spec.modalities:
@@ -173,7 +218,10 @@ def evaluate_videos(
     in_memory = choose_in_memory(
         config.data_memory, feature_bytes(videos, spec, dc.window, dc.stride)
     )
-    data = WindowData(videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory)
+    data = WindowData(
+        videos, spec, ckpt["normalizer"], dc.window, dc.stride, in_memory=in_memory,
+        per_video=dc.per_video_norm,
+    )  # fmt: skip
     preds = predict_frames(model, data, batch_size, device)
     if smoothing is not None:
         preds = [smoothing.apply(p, v.times) for p, v in zip(preds, videos, strict=True)]
@@ -181,9 +229,9 @@ def evaluate_videos(
     all_p, all_y = [], []
     for v, p in zip(videos, preds, strict=True):
         y = v.labels if v.labels is not None else np.full_like(p, np.nan)
-        _write_prediction_csv(out / "predictions" / f"{v.name}.csv", p, y)
-        lines = "valence,arousal\n" + "".join(f"{a:.6f},{b:.6f}\n" for a, b in p)
-        atomic_write_text(out / "submission" / f"{v.name}.txt", lines)
+        _write_prediction_csv(confined(out / "predictions", f"{v.name}.csv"), p, y)
+        if fmt == FORMAT:  # v.name is the annotation's: <video>[_left|_right]
+            write_abaw(confined(out / FORMAT, f"{v.name}.txt"), p)
         if v.labels is not None:
             used = int(np.isfinite(y).all(axis=1).sum())
             per_video[v.name] = {
@@ -193,6 +241,7 @@ def evaluate_videos(
             }
             all_p.append(p)
             all_y.append(y)
+    _write_plots(out, videos, preds)
     metrics: dict[str, Any] = {"ccc_valence": None, "ccc_arousal": None, "ccc_mean": None}
     n_used = 0
     if all_p:
@@ -226,14 +275,18 @@ def evaluate(
     smooth: bool = True,
     device: str = "cpu",
     data_memory: str | None = None,
+    fmt: str = "csv",
 ) -> dict[str, Any]:
     """Evaluate a trained run on one split.
 
     Writes ``out/predictions/<name>.csv`` (``frame, valence, arousal, valence_true,
-    arousal_true``; true values empty where not annotated), ``out/submission/<name>.txt``
-    (Aff-Wild2 format: ``valence,arousal`` header, one line per frame) and
-    ``out/metrics.json`` (``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` over all annotated
-    frames of the split concatenated, ``n_frames`` used, ``per_video`` CCC).
+    arousal_true``; true values empty where not annotated), with ``fmt="abaw"`` also
+    ``out/abaw/<name>.txt`` (the challenge's submission format, :mod:`vafusion.datasets.abaw`:
+    ``valence,arousal`` header, one line per frame; ``<name>`` keeps ``_left`` / ``_right``),
+    ``out/plots/`` (``<name>.png``: predicted vs true over time per annotated video;
+    ``scatter.png``: predicted against true over the split) and ``out/metrics.json``
+    (``ccc_valence``, ``ccc_arousal``, ``ccc_mean`` over all annotated frames of the split
+    concatenated, ``n_frames`` used, ``per_video`` CCC).
 
     Parameters
     ----------
@@ -247,6 +300,8 @@ def evaluate(
         which (``smoothing.applied``).
     data_memory : {"auto", "ram", "mmap"}, optional
         Override the run's ``data_memory`` (see :class:`TrainConfig`).
+    fmt : {"csv", "abaw"}
+        ``abaw`` adds the challenge's submission files.
 
     Returns
     -------
@@ -273,12 +328,30 @@ def evaluate(
     smoothing = checkpoint_smoothing(ckpt) if smooth else None
     return evaluate_videos(
         model, ckpt, videos, out, smoothing=smoothing, batch_size=config.eval_batch_size,
-        device=device, extra={"split": canonical_split(split)},
+        device=device, extra={"split": canonical_split(split)}, fmt=fmt,
     )  # fmt: skip
 
 
 def _num(x: float) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+
+
+def _write_plots(out: Path, videos: list[VideoData], preds: list[np.ndarray]) -> None:
+    """``out/plots/<name>.png`` (predicted vs true over time) per annotated video and
+    ``out/plots/scatter.png`` (predicted against true, all annotated frames)."""
+    from vafusion.fileio import atomic_write_bytes
+    from vafusion.report.eval_plots import scatter_figure, video_figure
+
+    labelled = [(v, p) for v, p in zip(videos, preds, strict=True) if v.labels is not None]
+    if not labelled:
+        return
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    for v, p in labelled:
+        png = video_figure(np.asarray(v.times), p, v.labels, title=v.name)
+        atomic_write_bytes(confined(out / "plots", f"{safe_stem(v.name)}.png"), png)
+    pred = np.concatenate([p for _, p in labelled])
+    true = np.concatenate([v.labels for v, _ in labelled])
+    atomic_write_bytes(out / "plots" / "scatter.png", scatter_figure(pred, true))
 
 
 def _write_prediction_csv(path: Path, p: np.ndarray, y: np.ndarray) -> None:

@@ -1,0 +1,51 @@
+"""Report pieces without a browser: distinct moments, the video embedding cap, the
+player's data (synthetic curves, labelled as such, where the maths is the point)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from vafusion.errors import ConfigError
+from vafusion.predict.api import _moments
+from vafusion.report.player import ReportOptions, render_player, video_source
+
+
+def test_moments_are_a_gap_apart():
+    """Synthetic curve: the three extremes sit within 1 s; the moments must be >= 3 s apart."""
+    t = np.arange(0, 60, 0.04)
+    va = np.zeros((len(t), 2))
+    va[:, 0] = np.sin(t / 7)
+    va[(t > 20) & (t < 21), 0] = 0.95  # most positive
+    va[(t > 20.4) & (t < 21), 1] = 0.9  # most aroused, same moment
+    va[(t > 20.6) & (t < 21), 0] = -0.99  # most negative, same moment
+    valid = np.ones(len(t), bool)
+    got = _moments(va, valid, t)
+    assert [m["label"] for m in got] == ["most positive", "most negative", "most aroused"]
+    times = sorted(m["timestamp"] for m in got)
+    assert min(np.diff(times)) >= 3.0, times
+    short = _moments(va[:50], valid[:50], t[:50])  # 2 s clip: gap is a quarter of it
+    assert len({m["frame"] for m in short}) == len(short)
+
+
+def test_video_embedded_under_cap_linked_above_with_note(tmp_path, clips_dir):
+    clip = clips_dir / "single_face.mp4"
+    src, note = video_source(clip, tmp_path, "embed")
+    assert src.startswith("data:video/mp4;base64,") and note is None
+    src, note = video_source(clip, tmp_path, "embed", max_embed_mb=0.01)
+    assert not src.startswith("data:") and src.endswith("single_face.mp4")
+    assert "larger than the embedding cap" in note
+    src, note = video_source(clip, tmp_path, "none")
+    assert src is None and "--no-video" in note
+    with pytest.raises(ConfigError):
+        ReportOptions(video="stream")
+
+
+def test_player_json_cannot_close_its_script_block():
+    data = {"t": [0.0], "duration": 1.0, "faces": [{"id": 0, "box": None, "expr": None,
+            "note": "</script><script>alert(1)</script>"}]}  # fmt: skip
+    html = render_player(data, None, None)
+    block = html.split("<script type='application/json' id='va-data'>")[1].split("</script>")[0]
+    assert json.loads(block)["faces"][0]["note"].startswith("</script>")
