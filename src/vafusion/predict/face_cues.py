@@ -16,13 +16,14 @@ Cues
     this is movement away from the person's own resting face.
 ``velocity``
     Expression velocity: speed of the pose-free expression geometry (``geom_*``, PCA of
-    the pose-normalised mesh in canonical millimetres), after a 0.2 s moving average that
-    removes frame-to-frame landmark jitter; ``log1p`` of units per second.
+    the pose-normalised mesh in canonical millimetres) over a 0.2 s time base, after a
+    0.2 s moving average that removes frame-to-frame landmark jitter; ``log1p`` of units
+    per second.
 ``head_motion``
     Head-motion energy: rotation speed (rad/s) plus translation speed in face heights per
     second (pose translation / 150 mm, the canonical face's height, so it does not depend
-    on the face's size on screen), minus the track's jitter floor (its 10th percentile,
-    at most :data:`MAX_JITTER_FLOOR`), clipped at 0; ``log1p``.
+    on the face's size on screen), both over a 0.2 s time base, minus the track's jitter
+    floor (its 10th percentile, at most :data:`MAX_JITTER_FLOOR`), clipped at 0; ``log1p``.
 ``mouth``
     Mouth opening (AU25 + AU26 intensities), used to attribute the voice to a speaking face.
 
@@ -53,11 +54,14 @@ FACE_CUES = ("prior_valence", "prior_arousal", "activation", "velocity", "head_m
 #: Height of MediaPipe's canonical face (mm), the unit of head translation speed.
 FACE_HEIGHT_MM = 150.0
 #: Largest accepted jitter floor of head motion (rad/s + face heights/s): a judgement call
-#: (a still head tracked by MediaPipe moves ~0.02-0.05 here; a floor above 0.15 means the
-#: head never rested and its low percentile is real motion).
+#: (a track whose 10th percentile exceeds it never rested, so its low percentile is real
+#: motion, not tracker jitter).
 MAX_JITTER_FLOOR = 0.15
 #: Moving-average window applied to the geometry before differentiating (s).
 GEOMETRY_SMOOTH_S = 0.2
+#: Time base of the speeds (s): positions 0.2 s apart (a judgement call: about one
+#: syllable or a quick head turn; long enough that tracker jitter does not dominate).
+SPEED_LAG_S = 0.2
 
 
 @dataclass
@@ -98,19 +102,22 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def _speed(x: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """(T, D) -> (T,) Euclidean speed per second between consecutive finite rows.
+def _speed(x: np.ndarray, t: np.ndarray, lag_s: float = SPEED_LAG_S) -> np.ndarray:
+    """(T, D) -> (T,) speed per second over a fixed time base.
 
-    Rows with NaN stay NaN (so a frame stride or a face gap is bridged by the time step,
-    not read as a jump); the first finite row takes the second one's speed.
+    ``|x(t + lag/2) - x(t - lag/2)| / lag`` with ``x`` linearly interpolated in time between
+    its finite rows (held at the ends). A fixed lag, not frame-to-frame differences, makes
+    the speed independent of the frame rate and of a frame stride (frame-to-frame
+    differences of landmark jitter grow with the frame rate). NaN rows stay NaN.
     """
     d = np.full(len(t), np.nan)
     idx = np.flatnonzero(np.isfinite(x).all(axis=1))
-    if len(idx) > 1:
-        dt = np.maximum(np.diff(t[idx]), 1e-3)
-        sp = np.linalg.norm(np.diff(x[idx], axis=0), axis=1) / dt
-        d[idx[1:]] = sp
-        d[idx[0]] = sp[0]
+    if len(idx) < 2:
+        return d
+    tt = t[idx]
+    lo = np.stack([np.interp(tt - lag_s / 2, tt, x[idx, k]) for k in range(x.shape[1])], 1)
+    hi = np.stack([np.interp(tt + lag_s / 2, tt, x[idx, k]) for k in range(x.shape[1])], 1)
+    d[idx] = np.linalg.norm(hi - lo, axis=1) / lag_s
     return d
 
 
