@@ -17,22 +17,19 @@ import sys
 
 import numpy as np
 
-from vafusion.expression.extractor import ExpressionConfig, ExpressionExtractor
 from vafusion.faces.aus import _CHIN, _CORNER, _LIP_IN_LO, _LIP_IN_UP, _NOSE_BASE
 from vafusion.faces.expression_pca import N_MESH
 from vafusion.faces.pose import fit_pose, normalise_mesh
-from vafusion.faces.tracker import FaceTracker
-from vafusion.features.pipeline import extract_features
+from vafusion.extraction import Pipeline
 from vafusion.predict.circumplex import EMOTIONS
 
 
 class _Meshes:
-    name, needs_faces, columns = "meshes", True, []
+    """Accumulator keeping every face's mesh (original-frame pixels) by (frame, face id)."""
 
-    def config_hash(self) -> str:
-        return "meshes"
+    name, needs_faces = "meshes", True
 
-    def begin(self, path, max_side) -> None:
+    def __init__(self) -> None:
         self.rows, self.size = {}, None
 
     def push(self, frame, faces) -> None:
@@ -42,16 +39,15 @@ class _Meshes:
         for f in faces:
             self.rows[(frame.index, f.face_id)] = np.asarray(f.landmarks, np.float64)
 
-    def end(self, info, timestamps):
+    def finish(self, info, timestamps):
         return None
 
 
 def coupling(video: str) -> tuple[float, float, int]:
     """Slopes of corner and lip-centre descent on jaw opening, and the frame count."""
     meshes = _Meshes()
-    expr = ExpressionExtractor(ExpressionConfig(backbone="minixception"))
-    _, tables = extract_features(video, [meshes, expr], tracker=FaceTracker())
-    table = tables[expr.name]
+    with Pipeline("expression") as pipe:
+        table = pipe.process(video, extra=[meshes]).tables["expression"]
     happy = table.columns.index(f"emo_{EMOTIONS[3]}")
     keys = [(int(f), int(i)) for f, i in zip(table.frame, table.face_id, strict=True) if i >= 0]
     p_happy = table.values[table.face_id >= 0, happy]

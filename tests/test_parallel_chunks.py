@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vafusion.features.pipeline import extract_features, make_extractor
+from vafusion.extraction import Pipeline
 from vafusion.parallel.chunks import plan_chunks
-from vafusion.parallel.local import ChunkPool, chunk_plan, extract_features_chunked
+from vafusion.parallel.local import ChunkPool, chunk_plan, process_chunked
 
 SETS = ("facepose", "expression")
 
@@ -33,10 +33,11 @@ def test_plan_chunks_at_keyframes_cover_the_video():
 
 @pytest.fixture(scope="module")
 def runs(sample_clip):
-    _, seq = extract_features(sample_clip, [make_extractor(n) for n in SETS])
-    with ChunkPool(2) as pool:
-        plan = chunk_plan(sample_clip, pool.workers)
-        _, par = extract_features_chunked(sample_clip, [make_extractor(n) for n in SETS], pool)
+    with Pipeline(SETS) as pipe:
+        seq = pipe.process(sample_clip).tables
+        with ChunkPool(2) as pool:
+            plan = chunk_plan(sample_clip, pool.workers)
+            par = process_chunked(pipe, sample_clip, pool).tables
     return seq, par, plan
 
 
@@ -64,3 +65,32 @@ def test_chunked_equals_sequential_within_tolerance(runs, sample_clip):
     probs = [i for i, c in enumerate(e_a.columns) if c.startswith("emo_")]
     d_p = np.abs(e_a.values[:, probs] - e_b.values[:, probs])
     assert np.nanmean(d_p) < 0.005
+
+
+def _trackers_loaded() -> int:
+    from vafusion.parallel import chunks
+
+    return len(chunks._TRACKERS)
+
+
+@pytest.mark.slow
+def test_dask_chunk_tasks_equal_the_local_pool(runs, sample_clip):
+    from distributed import Client, LocalCluster
+
+    from vafusion.parallel.dask_chunks import DaskChunks
+
+    _, local, plan = runs
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
+        chunks = DaskChunks(client)
+        # models loaded once per worker process, before any task
+        assert set(client.run(_trackers_loaded).values()) == {1}
+        with Pipeline("expression") as pipe:
+            dask = process_chunked(pipe, sample_clip, chunks).tables
+        assert set(client.run(_trackers_loaded).values()) == {1}  # reused, not rebuilt
+    a, b = local["expression"], dask["expression"]
+    np.testing.assert_array_equal(a.frame, b.frame)
+    np.testing.assert_array_equal(a.face_id, b.face_id)
+    np.testing.assert_array_equal(a.values, b.values)  # same chunks: the same numbers

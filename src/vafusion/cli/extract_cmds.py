@@ -1,6 +1,6 @@
 """``vafusion extract``, ``export``, ``store info`` and ``datasets check``.
 
-Thin wrappers over :func:`vafusion.extract.extract`, :func:`vafusion.store.export_video`,
+Thin wrappers over :func:`vafusion.extraction.extract`, :func:`vafusion.store.export_video`,
 :meth:`vafusion.store.FeatureStore.info` and :func:`vafusion.datasets.reconcile`.
 """
 
@@ -88,7 +88,7 @@ def extract_cmd(
 
     Exit code 1 if any video failed (failures are listed and recorded in the store).
     """
-    from vafusion.extract import extract
+    from vafusion.extraction import extract
 
     configs = None
     if backbone != "minixception" or backbone_option:

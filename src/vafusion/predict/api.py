@@ -40,6 +40,7 @@ from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.player import ReportOptions
 from vafusion.report.stress import StressConfig, stress_summary
+from vafusion.results import BatchResult
 
 log = get_logger("predict")
 
@@ -228,15 +229,17 @@ def predict(
 
     Returns
     -------
-    pandas.DataFrame or dict of str to pandas.DataFrame
+    pandas.DataFrame or BatchResult
         For one video, a DataFrame indexed by time (seconds) with columns ``frame,
-        timestamp, face_id, face_valid, valence, arousal``; for a sequence, a dict from
-        video path to such a DataFrame.
+        timestamp, face_id, face_valid, valence, arousal``; for a sequence, a
+        :class:`~vafusion.results.BatchResult`: a dict from video path to such a DataFrame
+        for every video that worked, and ``.errors`` (path -> one-line error) for the
+        others: one bad video never discards the good results.
 
     Raises
     ------
     VafusionError
-        If a video cannot be processed (after the others were processed).
+        If the one video given cannot be processed.
 
     Examples
     --------
@@ -250,11 +253,14 @@ def predict(
     results = run_predictions(
         paths, out, model, face, overlay, jobs=jobs, stress=stress, report=report, stride=stride
     )
-    failed = [r for r in results if r.error]
-    if failed:
-        raise VafusionError("; ".join(r.error for r in failed))
-    frames = {r.video: r.prediction.to_frame() for r in results if r.prediction is not None}
-    return next(iter(frames.values())) if single else frames
+    if single:
+        if results[0].error:
+            raise VafusionError(results[0].error)
+        return results[0].prediction.to_frame()
+    return BatchResult(
+        {r.video: r.prediction.to_frame() for r in results if r.prediction is not None},
+        errors={r.video: r.error for r in results if r.error},
+    )
 
 
 def predict_to_folder(

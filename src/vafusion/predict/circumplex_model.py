@@ -15,7 +15,6 @@ and voice cues.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,11 +108,10 @@ def no_face_fallback(
 class CircumplexModel:
     """The built-in circumplex-prior model.
 
-    Frames go through the shared face pipeline
-    (:func:`vafusion.features.pipeline.extract_features`: decode | face tracking |
-    consumers in three overlapped threads) with the ``expression`` feature extractor
-    (:class:`~vafusion.expression.extractor.ExpressionExtractor`, built-in mini-Xception
-    on ONNX Runtime) and a :class:`~vafusion.predict.boxes.BoxRecorder`; the subject is
+    Frames go through an extraction :class:`~vafusion.extraction.Pipeline` (decode | face
+    tracking | feature sets in three overlapped threads) with the ``expression`` set
+    (:class:`~vafusion.expression.extractor.ExpressionSet`, built-in mini-Xception on ONNX
+    Runtime) and a :class:`~vafusion.predict.boxes.BoxRecorder`; the subject is
     chosen with :func:`vafusion.faces.subjects.choose_track` /
     :func:`~vafusion.faces.subjects.select_face`.
 
@@ -136,6 +134,8 @@ class CircumplexModel:
 
     name = "circumplex"
     description = DESCRIPTION
+    #: feature sets of the pass (subclasses add theirs)
+    feature_sets: tuple[str, ...] = ("expression",)
     #: predict_video accepts ``pool`` (chunks in worker processes) and ``stride``
     supports_chunks = True
     supports_stride = True
@@ -147,25 +147,31 @@ class CircumplexModel:
         *,
         face_tracking: bool = True,
     ) -> None:
-        from vafusion.expression.backbone import default_num_threads, load_backbone
-        from vafusion.expression.extractor import ExpressionConfig
+        from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
+        from vafusion.extraction import DecoderConfig, Pipeline, PipelineConfig
+        from vafusion.extraction.pipeline import PipelinePool
+        from vafusion.faces.tracker import TrackerConfig
 
         self.config = config or CircumplexModelConfig()
-        self.tracker_config = tracker_config
         t0 = time.perf_counter()
-        self.expression_config = ExpressionConfig(
-            backbone="minixception", batch_size=self.config.batch_size
+        self.pipeline_config = PipelineConfig(
+            features=self.feature_sets,
+            decoder=DecoderConfig(self.config.max_side),
+            faces=tracker_config or TrackerConfig(),
+            sets={"expression": ExpressionConfig(batch_size=self.config.batch_size)},
         )
-        # one backbone (ONNX Runtime session, thread-safe) shared by all videos of a call
-        self.backbone = load_backbone("minixception", num_threads=default_num_threads())
+        # one loaded backbone (ONNX Runtime session, thread-safe) shared by all videos;
+        # one pipeline (own face tracker) per concurrently processed video
+        self.expression = ExpressionSet(self.pipeline_config.sets["expression"])
+        self.backbone = self.expression.backbone
         if tuple(self.backbone.class_names) != EMOTIONS:
             raise ConfigError(f"default model needs the FER2013 classes {EMOTIONS}")
-        self._lock = threading.Lock()
-        self._trackers = [self.new_tracker()] if face_tracking else []
+        first = Pipeline(self.pipeline_config, feature_sets={"expression": self.expression})
         if face_tracking:
-            self.warm_up(self._trackers[0])
-        else:
+            self.warm_up(first.tracker)
+        else:  # tracking runs in chunk worker processes: warm up the network only
             self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
+        self.pipelines = PipelinePool(first)
         self.load_s = time.perf_counter() - t0
 
     def describe(self) -> dict[str, Any]:
@@ -181,7 +187,7 @@ class CircumplexModel:
         """A fresh face tracker (one per concurrently processed video)."""
         from vafusion.faces.tracker import FaceTracker
 
-        return FaceTracker(self.tracker_config)
+        return FaceTracker(self.pipeline_config.faces)
 
     def warm_up(self, tracker) -> None:
         """Build the face detector, a face-mesh graph and the network's session now.
@@ -204,7 +210,6 @@ class CircumplexModel:
         self,
         path: str | os.PathLike,
         face: str | int = "main",
-        tracker=None,
         *,
         pool=None,
         stride: int = 1,
@@ -216,11 +221,9 @@ class CircumplexModel:
         path : str or PathLike
         face : {"main", "left", "right", "all"} or int
             Which face(s) to report (see :func:`vafusion.faces.subjects.choose_track`).
-        tracker : FaceTracker, optional
-            Reused (after reset) if given; one from the model's pool otherwise.
         pool : ChunkPool, optional
             Track the video in time chunks in these worker processes
-            (:func:`vafusion.parallel.local.extract_features_chunked`).
+            (:func:`vafusion.parallel.local.process_chunked`).
         stride : int
             Analyse every ``stride``-th frame and interpolate the others
             (:mod:`vafusion.predict.stride`).
@@ -229,44 +232,24 @@ class CircumplexModel:
         -------
         VideoPrediction
         """
-        from vafusion.expression.extractor import ExpressionExtractor
-        from vafusion.features.pipeline import extract_features
-        from vafusion.parallel.local import extract_features_chunked, strided_scan
+        from vafusion.parallel.local import Strided, process_chunked
         from vafusion.predict.boxes import BoxRecorder
         from vafusion.predict.stride import AnalysedFrames, check_stride
 
         stride = check_stride(stride)
-        expr = ExpressionExtractor(self.expression_config, backbone=self.backbone)
         boxes = BoxRecorder()
-        consumers = [expr, boxes, *self.extra_consumers()]
-        consumers += [AnalysedFrames()] if stride > 1 else []
+        extra = [boxes] + ([AnalysedFrames()] if stride > 1 else [])
         t0 = time.perf_counter()
-        if pool is not None:
-            info, tables = extract_features_chunked(
-                path, consumers, pool, max_side=self.config.max_side, stride=stride
-            )
-        else:
-            own = tracker is None
-            if own:
-                with self._lock:
-                    tracker = self._trackers.pop() if self._trackers else self.new_tracker()
-            try:
-                info, tables = extract_features(
-                    path,
-                    consumers,
-                    tracker=tracker,
-                    max_side=self.config.max_side,
-                    source=strided_scan(path, stride),
-                )
-            finally:
-                if own:
-                    tracker.reset()
-                    with self._lock:
-                        self._trackers.append(tracker)
+        with self.pipelines.acquire() as pipe:
+            if pool is not None:
+                result = process_chunked(pipe, path, pool, extra=extra, stride=stride)
+            else:
+                result = pipe.process(Strided(pipe.source(path), stride), extra=extra)
+        info, tables = result.info, result.tables
         t_features = time.perf_counter() - t0
         analysed = tables.get(AnalysedFrames.name)
         faces, warnings = self.tables_to_curves(path, info, tables, face, analysed)
-        table = tables[expr.name]
+        table = tables["expression"]
         stats = {
             "process_s": time.perf_counter() - t0,
             "features_s": t_features,
@@ -274,10 +257,6 @@ class CircumplexModel:
             "frames_with_face": int(len(np.unique(table.frame[table.face_id >= 0]))),
         }
         return VideoPrediction(info, tables[boxes.name].meta["timestamps"], faces, stats, warnings)
-
-    def extra_consumers(self) -> list:
-        """Frame consumers run next to the expression network (none here)."""
-        return []
 
     def tables_to_curves(self, path, info, tables: dict, face: str | int, analysed=None):
         """Curves and warnings from the pass's tables (``curves`` on expression + boxes)."""
@@ -337,11 +316,9 @@ class CircumplexModel:
         return no_face_fallback(faces, ids, face, n, strided=analysed is not None)
 
     def close(self) -> None:
-        """Release the pooled face trackers (MediaPipe graphs)."""
-        with self._lock:
-            for tr in self._trackers:
-                tr.close()
-            self._trackers = []
+        """Release the pooled pipelines' face trackers (MediaPipe graphs)."""
+        self.pipelines.close()
+        self.expression.close()
 
     def live_step(self, faces: list[FaceObservation]) -> list[tuple[int, np.ndarray]]:
         """Raw valence/arousal of the faces of one live frame: ``[(face_id, (2,)), ...]``."""

@@ -92,17 +92,13 @@ class DefaultModel(CircumplexModel):
             config or DefaultModelConfig(), tracker_config, face_tracking=face_tracking
         )
 
-    def extra_consumers(self) -> list:
-        """The ``facepose`` extractor (action units, geometry, head pose)."""
-        from vafusion.faces.facepose import FacePoseExtractor
-
-        return [FacePoseExtractor()]
+    #: the pass adds the ``facepose`` set (action units, geometry, head pose)
+    feature_sets = ("expression", "facepose")
 
     def predict_video(
         self,
         path: str | os.PathLike,
         face: str | int = "main",
-        tracker=None,
         *,
         pool=None,
         stride: int = 1,
@@ -115,7 +111,7 @@ class DefaultModel(CircumplexModel):
             from vafusion.predict.voice_only import predict_audio
 
             return predict_audio(path, self.config)
-        return super().predict_video(path, face=face, tracker=tracker, pool=pool, stride=stride)
+        return super().predict_video(path, face=face, pool=pool, stride=stride)
 
     def tables_to_curves(self, path, info, tables: dict, face: str | int, analysed=None):
         """Fused curves of the chosen faces (see :func:`vafusion.predict.combine.fuse_faces`)."""

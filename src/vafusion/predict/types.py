@@ -52,7 +52,7 @@ class FaceCurve:
     contributions: dict[str, np.ndarray] | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class VideoPrediction:
     """Everything predicted for one video.
 
@@ -74,6 +74,15 @@ class VideoPrediction:
     stats: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     explain: bool = False
+
+    def __repr__(self) -> str:
+        """One line: video, frames, faces with their coverage (no arrays)."""
+        faces = ", ".join(f"{f.face_id}: {f.valid.mean():.0%}" for f in self.faces if len(f.valid))
+        name = getattr(self.info, "path", "")
+        return (
+            f"VideoPrediction({str(name)!r}, frames={len(self.timestamps)}, "
+            f"faces={{{faces}}}, warnings={len(self.warnings)})"
+        )
 
     def to_frame(self, explain: bool | None = None):
         """The per-frame table as a DataFrame indexed by ``timestamp``.

@@ -5,7 +5,7 @@ Layout (see ``docs/store.md`` for the reasons)::
     STORE/
       manifest.json                          index: store version, entries, video infos, failures
       .lock                                  flock() target serialising manifest updates
-      data/<video>/<feature_set>/<hash>-v<package version>/
+      data/<video>/<feature_set>/<key>-v<KEY_VERSION>/
           entry.json                         columns, config, video info, shapes, meta
           values.npy     (N, D) float32      uncompressed: np.load(mmap_mode="r") is free
           frame.npy      (N,)   int64
@@ -13,9 +13,11 @@ Layout (see ``docs/store.md`` for the reasons)::
           valid.npy      (N,)   bool
           face_id.npy    (N,)   int64        only for long-form face tables
 
-An entry is keyed by video name (the file stem), feature-set name, the extractor's config
-hash and the vafusion version; changing a config or upgrading vafusion creates a new entry
-next to the old one, so features from different configs are never mixed.
+An entry is keyed by video name (the file stem), feature-set name and the set's key
+(:func:`vafusion.extraction.config.set_key`: every setting of every stage the set depends
+on, not the package version); changing a setting creates a new entry next to the old one,
+so features from different settings are never mixed. :data:`KEY_VERSION` changes only when
+the meaning of keys changes.
 
 Atomicity: an entry is written into a temporary sibling folder (``.tmp-*``), every file and
 the folder are ``fsync``-ed, and the folder is renamed to its final name; the manifest is
@@ -70,6 +72,8 @@ from vafusion.store._atomic import (
 #: On-disk format version of the store, written into ``manifest.json``.
 STORE_VERSION = 1
 STORE_FORMAT = "vafusion-feature-store"
+#: Version of the key scheme in entry folder names (2: keys cover the whole pipeline).
+KEY_VERSION = "2"
 MANIFEST = "manifest.json"
 #: memmaps kept open per FeatureStore object (oldest dropped first)
 _MMAP_CACHE = 8192
@@ -99,8 +103,14 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-def entry_key(extractor_hash: str, version: str = __version__) -> str:
-    """Folder name of an entry: ``<extractor_hash>-v<version>``."""
+def check_video_name(name: str) -> str:
+    """Return ``name`` if it can be a store key, else raise :class:`StoreError` (empty, a
+    leading ``.``, or a ``/``, ``\\`` or NUL in it: it could name a path)."""
+    return _check_name("video", name)
+
+
+def entry_key(extractor_hash: str, version: str = KEY_VERSION) -> str:
+    """Folder name of an entry: ``<extractor_hash>-v<KEY_VERSION>``."""
     _check_name("extractor hash", extractor_hash)
     if "-v" in extractor_hash:
         raise StoreError(f"invalid extractor hash {extractor_hash!r} (must not contain '-v')")
@@ -118,9 +128,9 @@ class Entry:
     feature_set : str
         ``"audio"``, ``"facepose"``, ``"expression"``, ...
     extractor_hash : str
-        Hash of the extractor's config (``Extractor.config_hash()``).
+        The feature set's key (:func:`vafusion.extraction.config.set_key`).
     version : str
-        vafusion version that wrote it.
+        Key scheme version (:data:`KEY_VERSION`).
     n_rows : int
         Rows (= decoded frames for per-frame tables; frames x tracks for long face tables).
     dim : int
@@ -308,14 +318,14 @@ class FeatureStore:
             hint = f" (stored: {', '.join(p.name for _, _, p in others)})" if others else ""
             raise StoreError(
                 f"no {feature_set!r} features for video {video!r} with config hash "
-                f"{extractor_hash} and vafusion {__version__}{hint}",
+                f"{extractor_hash}{hint}",
                 self.root,
             )
         cands = self._candidates(video, feature_set)
         if not cands:
             raise StoreError(f"no {feature_set!r} features for video {video!r}", self.root)
         if len(cands) > 1:
-            current = [c for c in cands if c[1] == __version__]
+            current = [c for c in cands if c[1] == KEY_VERSION]
             if len(current) == 1:
                 return current[0][2]
             raise StoreError(
@@ -345,7 +355,7 @@ class FeatureStore:
         table : FeatureTable
             ``values`` (N, D) float32 etc.; ``table.name`` is the feature-set name.
         extractor_hash : str
-            The extractor's config hash (``extractor.config_hash()``).
+            The feature set's key (``Pipeline.keys()``).
         video_info : dict, optional
             ``VideoInfo.to_dict()`` of the decoded video (frame count, fps...), kept with
             the entry and in the manifest (used by frame reconciliation).
@@ -379,7 +389,8 @@ class FeatureStore:
             "video": video,
             "feature_set": table.name,
             "extractor_hash": extractor_hash,
-            "version": __version__,
+            "version": KEY_VERSION,
+            "written_by": f"vafusion {__version__}",
             "store_version": STORE_VERSION,
             "created": created,
             "n_rows": table.n_rows,
@@ -406,7 +417,7 @@ class FeatureStore:
                 video=video,
                 feature_set=table.name,
                 extractor_hash=extractor_hash,
-                version=__version__,
+                version=KEY_VERSION,
                 n_rows=table.n_rows,
                 dim=table.dim,
                 path=str(final),
@@ -483,7 +494,7 @@ class FeatureStore:
 
     # ------------------------------------------------------------------ reading
     def has(self, video: str, feature_set: str, extractor_hash: str | None = None) -> bool:
-        """Whether a complete entry exists (for ``extractor_hash`` and this vafusion version,
+        """Whether a complete entry exists (for ``extractor_hash`` under the current key scheme,
         or, when None, any entry of that feature set)."""
         if extractor_hash is not None:
             path = self._entry_dir(video, feature_set, entry_key(extractor_hash))
