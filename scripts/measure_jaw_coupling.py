@@ -17,10 +17,10 @@ import sys
 
 import numpy as np
 
+from vafusion.extraction import Pipeline
 from vafusion.faces.aus import _CHIN, _CORNER, _LIP_IN_LO, _LIP_IN_UP, _NOSE_BASE
 from vafusion.faces.expression_pca import N_MESH
 from vafusion.faces.pose import fit_pose, normalise_mesh
-from vafusion.extraction import Pipeline
 from vafusion.predict.circumplex import EMOTIONS
 
 
