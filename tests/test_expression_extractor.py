@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
-from vafusion.expression.minixception import FER_EMOTIONS
+from vafusion.expression.fer import FER_EMOTIONS
 from vafusion.extraction import Pipeline
 from vafusion.faces.types import FaceObservation
 from vafusion.io.media import Video, VideoFrame

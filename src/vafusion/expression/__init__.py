@@ -30,7 +30,7 @@ _EXPORTS = {
     "backbone_kinds": "vafusion.expression.backbone",
     "MiniXception": "vafusion.expression.minixception",
     "load_minixception": "vafusion.expression.minixception",
-    "FER_EMOTIONS": "vafusion.expression.minixception",
+    "FER_EMOTIONS": "vafusion.expression.fer",
     "read_openface_csv": "vafusion.expression.openface",
     "import_openface": "vafusion.expression.openface",
     "openface_columns": "vafusion.expression.openface",
