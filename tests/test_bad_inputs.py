@@ -396,6 +396,13 @@ def test_predict(predicted, case):
     stem = _stem(case)
     assert p.returncode == (1 if any(CASES[k].expect == "error" for k in BATCH) else 0)
     mine = sorted(f.name for f in out.iterdir() if f.name.split(".")[0] == stem)
+    if case == "audio_only":  # predict reads audio-only files: voice arousal, no valence
+        assert mine == [f"{stem}.{e}" for e in ("csv", "html", "json", "png")]
+        with open(out / f"{stem}.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows and all(r["valence"] == "NaN" for r in rows)
+        assert {r["source"] for r in rows} <= {"voice", ""}
+        return
     if c.expect == "error":
         lines = [ln for ln in error_lines(p.stderr) if Path(c.file).name in ln]
         assert len(lines) == 1 and c.error.lower() in lines[0].lower(), p.stderr[-3000:]
