@@ -30,7 +30,7 @@ from vafusion.extraction.overlap import run_overlapped
 from vafusion.extraction.registry import feature_set_class
 from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
 from vafusion.io.media import FrameSource, Video, VideoFrame, VideoInfo
-from vafusion.log import progress_bar
+from vafusion.log import expected_frames, progress_bar
 
 
 @dataclass
@@ -220,7 +220,8 @@ class Pipeline:
         feeds += list(extra)
         track = self.needs_faces or any(acc.needs_faces for acc in extra)
         label = os.path.basename(str(source.path))
-        with progress_bar(label, unit="frames") as advance:
+        total = expected_frames(source.path)
+        with progress_bar(label, total=total, unit="frames") as advance:
 
             def consume(frame: VideoFrame, faces: list) -> None:
                 for acc in feeds:
