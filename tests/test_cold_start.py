@@ -1,0 +1,35 @@
+"""Cold start: the CLI's help and predict's default model import only what they need.
+
+Checked structurally (which modules get imported), not with a timer: speed checks belong
+in benchmarks (benchmarks/bench_predict.py measures the cold-start wall time).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+#: libraries that cost 0.1-3 s to import; none is needed to print help
+HEAVY = {"torch", "mediapipe", "onnxruntime", "av", "cv2", "pandas", "matplotlib", "numpy"}
+
+
+def imported_modules(*args: str) -> set[str]:
+    """Top-level modules a fresh ``python -X importtime ARGS`` imports."""
+    p = subprocess.run(
+        [sys.executable, "-X", "importtime", *args], capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    names = set()
+    for line in p.stderr.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("command", [["--help"], ["predict", "--help"], ["extract", "--help"]])
+def test_help_imports_no_heavy_library(command):
+    names = imported_modules("-m", "vafusion", *command)
+    assert "vafusion" in names and "typer" in names  # the parse worked
+    assert not names & HEAVY, sorted(names & HEAVY)
