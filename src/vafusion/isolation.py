@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import traceback
@@ -98,7 +99,11 @@ class IsolatedWorker:
     """
 
     def __init__(self, *, enabled: bool = True) -> None:
-        self.enabled = enabled
+        from multiprocessing import spawn
+
+        # a user who may not run the interpreter by its path (e.g. it lives in another
+        # user's home) cannot start a child: the calls then run in this process
+        self.enabled = enabled and os.access(spawn.get_executable(), os.X_OK)
         self._proc = None
         self._conn = None
 

@@ -284,6 +284,8 @@ def expected_frames(path: str | os.PathLike) -> int | None:
     The exact count (:func:`vafusion.io.media.probe`) needs a full decode; the header's
     count, or duration times rate, is right to a few frames and costs milliseconds.
     """
+    if not os.path.isfile(path):  # a FIFO or device would block av.open; folders etc.
+        return None
     try:
         import av
 

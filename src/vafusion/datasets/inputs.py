@@ -25,20 +25,19 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     and for frame-image folders (AFEW-VA clips, see :func:`vafusion.datasets.is_image_sequence`).
     Hidden files and folders are ignored.
 
+    A named path that does not exist (or is no regular file) is kept as is: extracting it
+    fails with one clear line, like a damaged file, and the other videos are processed.
+
     Raises
     ------
-    MediaError
-        An input path does not exist.
     ConfigError
         Two videos share a stem (the store is keyed by stem).
     """
     found: list[Path] = []
     for item in inputs:
         p = Path(item)
-        if not p.exists():
-            raise MediaError("no such file or folder", p)
-        if p.is_file() or is_image_sequence(p):
-            found.append(p)
+        if not p.is_dir() or is_image_sequence(p):
+            found.append(p)  # a missing or odd path too: it fails alone, later
             continue
         found.extend(_walk(p))
     seen: dict[str, Path] = {}
@@ -47,7 +46,7 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     for p in found:
         stem = video_name(p)
         if stem in seen:
-            if seen[stem].resolve() != p.resolve():
+            if os.path.realpath(seen[stem]) != os.path.realpath(p):  # no raise on loops
                 dups.append(f"{seen[stem]} and {p}")
             continue
         seen[stem] = p
@@ -58,6 +57,17 @@ def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
             + "; ".join(dups[:5])
         )
     return unique
+
+
+def empty_folders(inputs: Iterable[Path], videos: list[Path]) -> dict[str, MediaError]:
+    """``{folder name: error}`` for the input folders in which no video was found."""
+    out = {}
+    for d in map(Path, inputs):
+        if d.is_dir() and not any(v == d or d in v.parents for v in videos):
+            exts = ", ".join(sorted(VIDEO_EXTENSIONS))
+            msg = f"no videos in this folder (searched recursively for {exts})"
+            out[d.name or str(d)] = MediaError(msg, d)
+    return out
 
 
 def _walk(root: Path) -> list[Path]:

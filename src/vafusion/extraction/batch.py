@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vafusion.datasets.inputs import find_inputs, video_name
+from vafusion.datasets.inputs import empty_folders, find_inputs, video_name
 from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.extraction.config import PipelineConfig
 from vafusion.extraction.guard import check_main_guard
@@ -257,6 +257,15 @@ def extract_one(
 
 
 # ---------------------------------------------------------------------- driver side
+def _complete(store, video: str, feature_set: str, extractor_hash: str) -> bool:
+    """Whether a complete, undamaged entry exists (a damaged one is re-extracted)."""
+    problem = store.problem(video, feature_set, extractor_hash)
+    if problem and problem != "no entry":
+        log.warning("%s/%s: damaged store entry (%s): extracting it again", video, feature_set,
+                    problem)  # fmt: skip
+    return problem is None
+
+
 def plan(
     videos: Sequence[Path],
     store,
@@ -269,7 +278,7 @@ def plan(
     todo, skipped = [], []
     for p in videos:
         v = video_name(p)
-        need = [n for n in config.features if overwrite or not store.has(v, n, keys[n])]
+        need = [n for n in config.features if overwrite or not _complete(store, v, n, keys[n])]
         if need:
             todo.append((p, need))
         else:
@@ -329,11 +338,13 @@ def extract(
     if workers > 1 or scheduler:
         check_main_guard()
     names = list(config.features)
+    inputs = [Path(i) for i in inputs]
     videos = find_inputs(inputs)
     store = FeatureStore(out)
+    store.check_writable()  # before decoding anything
     store.cleanup()
     # a file whose stem cannot be a store key ("..", "a\\b", ".hidden") fails alone
-    bad_names: dict[str, str] = {}
+    bad_names = {k: _one_line(e) for k, e in empty_folders(inputs, videos).items()}
     for p in list(videos):
         try:
             check_video_name(video_name(p))

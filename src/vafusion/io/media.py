@@ -133,16 +133,9 @@ class AudioSignal:
 
 
 def _check_path(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise MediaError("no such file", p)
-    if p.is_dir():
-        raise MediaError("is a folder, not a media file", p)
-    if not os.access(p, os.R_OK):
-        raise MediaError("permission denied (file is not readable)", p)
-    if p.stat().st_size == 0:
-        raise MediaError("empty file (0 bytes)", p)
-    return p
+    from vafusion.fileio import check_input_file
+
+    return check_input_file(path, MediaError, "media file")
 
 
 def _open(path: Path):

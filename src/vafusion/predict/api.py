@@ -34,7 +34,15 @@ import numpy as np
 
 from vafusion import __version__
 from vafusion.errors import ConfigError, MediaError, VafusionError
-from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
+from vafusion.fileio import (
+    all_or_nothing,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_folder,
+    confined,
+    json_text,
+    safe_stem,
+)
 from vafusion.log import get_logger, progress_bar
 from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
@@ -360,6 +368,7 @@ def run_predictions(
     face = parse_face(face)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
+        check_output_folder(out_dir)  # before any work: one line, not a traceback
         out_dir.mkdir(parents=True, exist_ok=True)
     stems = _unique_stems(paths)
     stride = check_stride(stride)
@@ -470,10 +479,11 @@ def predict_one(
         res.prediction = pred
         if out_dir is not None:
             res.summary = build_summary(pred, model, face, stress)
-            res.outputs = write_outputs(
-                pred, out_dir, stem, model, face, stress, overlay,
-                report=report, summary=res.summary,
-            )  # fmt: skip
+            with all_or_nothing(out_dir, safe_stem(stem)):  # e.g. a full disk
+                res.outputs = write_outputs(
+                    pred, out_dir, stem, model, face, stress, overlay,
+                    report=report, summary=res.summary,
+                )  # fmt: skip
     except VafusionError as exc:
         res.error = str(exc) if exc.path else f"{path}: {exc}"
         log.debug("%s", res.error)
@@ -744,18 +754,5 @@ def write_outputs(
         from vafusion.predict.overlay import write_overlay
 
         paths["overlay"] = write_overlay(pred, confined(out_dir, f"{stem}_overlay.mp4"))
-    atomic_write_text(paths["json"], json.dumps(_jsonable(summary), indent=2) + "\n")
+    atomic_write_text(paths["json"], json_text(summary))
     return paths
-
-
-def _jsonable(obj: Any) -> Any:
-    """Replace NaN/inf floats by None so the JSON is strict."""
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    return obj

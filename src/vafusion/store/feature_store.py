@@ -203,7 +203,12 @@ class FeatureStore:
         manifest = self.root / MANIFEST
         if not manifest.exists():
             if not create:
-                raise StoreError("not a feature store (no manifest.json)", self.root)
+                hint = (
+                    "; 'vafusion store info --rebuild' re-indexes it"
+                    if (self.root / "data").is_dir()
+                    else ""
+                )
+                raise StoreError(f"not a feature store (no manifest.json){hint}", self.root)
             if self.root.exists() and not self.root.is_dir():
                 raise StoreError("exists and is not a folder", self.root)
             try:
@@ -215,6 +220,19 @@ class FeatureStore:
                 raise StoreError(f"cannot create store: {exc.strerror}", self.root) from None
         else:
             self._read_manifest()  # validates format and version
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` now if entries cannot be written (before hours of work).
+
+        The store folder, its ``data/`` folder and its ``.lock`` file must be writable.
+        """
+        for path in (self.root, self.root / "data", self.root / ".lock"):
+            mode = os.W_OK | (os.X_OK if path.is_dir() else os.R_OK)
+            if path.exists() and not os.access(path, mode):
+                raise StoreError(
+                    f"not writable (permission denied or read-only file system: {path.name})",
+                    self.root,
+                )
 
     def __getstate__(self) -> dict:
         # memmaps would be pickled as full copies: workers re-open their own
@@ -231,9 +249,18 @@ class FeatureStore:
         except FileNotFoundError:
             return _Manifest()
         except (OSError, ValueError) as exc:
-            raise StoreError(f"unreadable manifest ({exc})", path) from None
-        if data.get("format") != STORE_FORMAT:
-            raise StoreError("not a vafusion feature store manifest", path)
+            raise StoreError(
+                f"unreadable manifest ({exc}); 'vafusion store info --rebuild' re-indexes the "
+                "store from its entries",
+                path,
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != STORE_FORMAT:
+            hint = "; 'vafusion store info --rebuild' re-indexes the store from its entries"
+            raise StoreError(
+                "not a vafusion feature store manifest"
+                + (hint if (self.root / "data").is_dir() else ""),
+                path,
+            )
         if int(data.get("store_version", 0)) > STORE_VERSION:
             raise StoreError(
                 f"store format version {data.get('store_version')} is newer than this "
@@ -501,6 +528,36 @@ class FeatureStore:
             return (path / ENTRY_JSON).is_file()
         return bool(self._candidates(video, feature_set))
 
+    def problem(self, video: str, feature_set: str, extractor_hash: str) -> str | None:
+        """Why the entry for ``extractor_hash`` is damaged (one line), or None if complete.
+
+        Cheap: headers and file sizes against ``entry.json`` (see
+        :func:`vafusion.store.verify.entry_problem`); a missing entry is "no entry".
+        """
+        from vafusion.store.verify import entry_problem
+
+        path = self._entry_dir(video, feature_set, entry_key(extractor_hash))
+        if not (path / ENTRY_JSON).is_file():
+            return "no entry"
+        return entry_problem(path)
+
+    def damaged(self) -> dict[str, str]:
+        """``{"<video>/<feature_set>/<key>": problem}`` of every damaged entry folder."""
+        from vafusion.store.verify import entry_problem
+
+        data = self.root / "data"
+        videos = (
+            sorted(v for v in os.listdir(data) if not v.startswith(".")) if data.is_dir() else []
+        )
+        out = {}
+        for v in videos:
+            for fs in self._sets_in(v):
+                for _, _, path in self._candidates(v, fs):
+                    problem = entry_problem(path)
+                    if problem:
+                        out[f"{v}/{fs}/{path.name}"] = problem
+        return out
+
     def entry(self, video: str, feature_set: str, extractor_hash: str | None = None) -> Entry:
         """The :class:`Entry` that :meth:`get` would read."""
         path = self._resolve(video, feature_set, extractor_hash)
@@ -698,7 +755,8 @@ class FeatureStore:
         dict
             ``{"root", "store_version", "n_videos", "feature_sets": {fs: {"entries",
             "keys": {key: n}, "dim", "rows"}}, "videos": [{"video", "n_frames", "sets":
-            {fs: [n_rows, dim]}}], "failures": {video: error}, "bytes"}``
+            {fs: [n_rows, dim]}}], "failures": {video: error}, "damaged": {entry:
+            problem} (see :meth:`damaged`; re-extracted by ``extract``), "bytes"}``
         """
         entries = self.entries()
         sets: dict[str, dict] = {}
@@ -726,10 +784,40 @@ class FeatureStore:
             "feature_sets": sets,
             "videos": videos,
             "failures": {v: f["error"] for v, f in sorted(m.failures.items())},
+            "damaged": self.damaged(),
             "bytes": size,
         }
 
     # ------------------------------------------------------------------ maintenance
+    @classmethod
+    def rebuild(cls, root: str | os.PathLike) -> FeatureStore:
+        """Re-index a store from its entry folders, even if ``manifest.json`` is corrupt or
+        gone (recorded failures are kept when the old manifest is readable).
+
+        Raises
+        ------
+        StoreError
+            If ``root`` has no ``data/`` folder (not a feature store).
+        """
+        root = Path(root)
+        if not (root / "data").is_dir():
+            raise StoreError("not a feature store (no manifest.json, no data/ folder)", root)
+        manifest = root / MANIFEST
+        try:
+            FeatureStore(root, create=False)
+        except StoreError as exc:
+            if manifest.is_file() and "newer than this vafusion" in exc.message:
+                raise
+            try:  # keep the unreadable manifest next to the new one, for the record
+                os.replace(manifest, root / f"{MANIFEST}.corrupt")
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                raise StoreError(f"cannot replace the manifest: {err.strerror}", root) from None
+        store = cls(root)  # a fresh manifest when the old one was moved aside
+        store.rebuild_manifest()
+        return store
+
     def rebuild_manifest(self) -> None:
         """Re-index the manifest's entries and video infos from the entry folders."""
         entries = self.entries()

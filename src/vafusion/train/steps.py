@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import time
@@ -33,8 +32,8 @@ from vafusion.data.sequences import (
     feature_bytes,
     fit_normalizer,
 )
-from vafusion.errors import ConfigError
-from vafusion.fileio import atomic_write_text
+from vafusion.errors import ConfigError, ModelError
+from vafusion.fileio import atomic_write_text, json_text
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model as build_network
@@ -281,6 +280,7 @@ def train_epoch(run: Run, sampler, epoch: int) -> tuple[float, int, float]:
             core.ctx.rows = torch.from_numpy(j * info.world + info.rank)
             core.ctx.global_batch = min(config.batch_size, total_size - k * config.batch_size)
             loss = compute_loss(run.model(batch), batch, config.loss, info.group)
+            check_finite_loss(loss, epoch, k, config)
             run.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             run.optimizer.step()
@@ -288,7 +288,29 @@ def train_epoch(run: Run, sampler, epoch: int) -> tuple[float, int, float]:
             n_done = k + 1
             advance()
     core.ctx.seed, core.ctx.rows = None, None
+    check_finite_weights(core, epoch, config)
     return loss_sum / max(n_done, 1), n_done, load_time
+
+
+def check_finite_loss(loss: torch.Tensor, epoch: int, step: int, config: TrainConfig) -> None:
+    """Stop with a clear error when the (global, all-reduced) loss is NaN or infinite."""
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise ModelError(
+            f"training diverged: the loss became {value} at epoch {epoch + 1}, step "
+            f"{step + 1} (learning rate {config.lr:g} too high, or non-finite features?); "
+            "stopped (checkpoints already written are from before it)"
+        )
+
+
+def check_finite_weights(core: nn.Module, epoch: int, config: TrainConfig) -> None:
+    """Stop before saving weights that became NaN or infinite in the epoch's last step."""
+    if not all(bool(torch.isfinite(p).all()) for p in core.parameters()):
+        raise ModelError(
+            f"training diverged: the weights became non-finite in epoch {epoch + 1} (learning "
+            f"rate {config.lr:g} too high?); stopped (checkpoints already written are from "
+            "before it)"
+        )
 
 
 def validate_epoch(run: Run) -> list[float]:
@@ -379,7 +401,7 @@ def finish(run: Run) -> Smoothing:
         "smoothing": smoothing.to_dict(),
         "world_size": run.info.world,
     }
-    atomic_write_text(run.out / "result.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(run.out / "result.json", json_text(result))
     return smoothing
 
 
