@@ -56,6 +56,26 @@ class VideoFeatures:
     def __getitem__(self, name: str) -> FeatureTable:
         return self.tables[name]
 
+    def to_frame(self, face: str | int = "main"):
+        """Every set side by side: the front door's time-indexed DataFrame.
+
+        Parameters
+        ----------
+        face : {"main", "left", "right"} or int
+            Subject of the face sets (see :func:`vafusion.faces.subjects.choose_track`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``n_frames`` rows indexed by ``time`` (seconds on the video time axis), columns
+            ``frame``, then per set its validity column and its features: NaN rows (validity
+            0) where a face or the audio is missing, never dropped rows.
+        """
+        from vafusion.faces.subjects import per_frame_frame
+
+        df = per_frame_frame(self.tables, self.info.n_frames, self.timestamps, face)
+        return df.set_index("timestamp").rename_axis("time")
+
 
 class Pipeline:
     """Decode | track faces | feature sets, for one video at a time.
