@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_expression.py --repeat 2
 	$(BIN)/python benchmarks/bench_predict.py --repeat 3 --live-rounds 2
 	$(BIN)/python benchmarks/bench_report.py --repeat 3
+	$(BIN)/python benchmarks/bench_default_model.py --rounds 5
 	$(BIN)/python benchmarks/bench_memory.py --seconds 60 600 3600
 	$(BIN)/python benchmarks/bench_model_load.py --rounds 5
 	$(BIN)/python benchmarks/stride_effect.py
