@@ -46,7 +46,7 @@ from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.extraction.config import PipelineConfig
 from vafusion.extraction.guard import check_main_guard
 from vafusion.extraction.pipeline import Pipeline
-from vafusion.log import captured_warnings, get_logger, progress_bar
+from vafusion.log import captured_warnings, expected_frames, get_logger, progress_bar
 from vafusion.store.feature_store import check_video_name
 
 log = get_logger("extract")
@@ -438,6 +438,12 @@ def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
     return {"video": video_name(path), "status": "failed", "n_frames": 0, "error": error}
 
 
+def _expected_total(tasks) -> int | None:
+    """Sum of the videos' header frame counts (None if one is unknown): the frames bar."""
+    counts = [expected_frames(task[0]) for task in tasks]
+    return None if any(c is None for c in counts) else sum(counts)
+
+
 def extract_one_reporting(*args: Any, **kwargs: Any) -> dict:
     """:func:`extract_one` on a Dask worker; its warnings travel back in ``r["warnings"]``.
 
@@ -505,7 +511,7 @@ def _run_dask(tasks, store_root, workers, scheduler):
             results.append(r)
         with (
             progress_bar("videos", total=len(tasks), unit="videos") as adv_v,
-            progress_bar("frames", unit="frames") as adv_f,
+            progress_bar("frames", total=_expected_total(tasks), unit="frames") as adv_f,
         ):
             for i, fut in enumerate(as_completed(list(futures)), start=len(results) + 1):
                 path = futures[fut]
