@@ -59,6 +59,10 @@ bench: setup
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 2
 	$(BIN)/python benchmarks/bench_train.py --scale 0.05 --threads 1 --data mmap
+	(ulimit -n 1024; $(BIN)/python benchmarks/bench_train.py --scale 1.0 --data mmap --max-steps 100 --threads 1)
+	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1 --recipe paper
+	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1 --recipe improved
+	$(BIN)/python benchmarks/bench_temporal.py --out benchmarks/results/temporal.md
 
 clean:
 	rm -rf $(VENV) vafusion-demo .pytest_cache
