@@ -55,6 +55,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_memory.py --seconds 60 600 3600
 	$(BIN)/python benchmarks/bench_model_load.py --rounds 5
 	$(BIN)/python benchmarks/stride_effect.py
+	$(BIN)/python benchmarks/bench_dask.py --repeat 3
 	$(BIN)/python benchmarks/bench_store.py --scale 0.1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 2

@@ -33,3 +33,29 @@ def test_help_imports_no_heavy_library(command):
     names = imported_modules("-m", "vafusion", *command)
     assert "vafusion" in names and "typer" in names  # the parse worked
     assert not names & HEAVY, sorted(names & HEAVY)
+
+
+PREDICT_SCRIPT = """
+import sys
+from pathlib import Path
+from vafusion.predict.api import predict_one
+
+# the task a predict worker runs: load the default model, predict, write the outputs
+r = predict_one("default", Path(sys.argv[1]), "clip", Path(sys.argv[2]), "main", None, False)
+assert r.error is None, r.error
+print(sorted(m for m in ("torch", "torchvision", "tensorflow") if m in sys.modules))
+"""
+
+
+def test_predict_with_the_default_model_never_imports_torch(clips_dir, tmp_path):
+    # the whole predict task in this process: model load, tracking, network, report
+    clip = clips_dir / "single_face.mp4"
+    p = subprocess.run(
+        [sys.executable, "-c", PREDICT_SCRIPT, str(clip), tmp_path],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "clip.csv").is_file()
