@@ -18,7 +18,6 @@ import atexit
 import logging
 import os
 import re
-import subprocess
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -140,6 +139,8 @@ def quiet_native_logs() -> bool:
         return False  # no descriptor 2 (embedded interpreter): nothing to filter
     r, w = os.pipe()
     try:
+        import subprocess  # here: `import vafusion` stays light
+
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", str(_FILTER)],
             stdin=r,
@@ -178,6 +179,8 @@ def restore_native_logs() -> None:
     setup_logging(logging.getLogger("vafusion").level or logging.INFO)
     # lines still in the pipe are written before we return; a child process still holding
     # the pipe keeps the filter alive after the timeout, which is harmless
+    import subprocess
+
     with suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=2)
     _native.update(proc=None, saved_fd=None, old_stderr=None)
