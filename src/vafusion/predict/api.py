@@ -34,7 +34,13 @@ import numpy as np
 
 from vafusion import __version__
 from vafusion.errors import ConfigError, MediaError, VafusionError
-from vafusion.fileio import atomic_write_bytes, atomic_write_text, confined, safe_stem
+from vafusion.fileio import (
+    atomic_write_bytes,
+    atomic_write_text,
+    confined,
+    remove_dead_temporaries,
+    safe_stem,
+)
 from vafusion.log import get_logger, progress_bar
 from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
@@ -350,6 +356,7 @@ def run_predictions(
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(out_dir)  # what a killed run left between write and rename
     stems = _unique_stems(paths)
     stride = check_stride(stride)
     if stride != 1 and not _supports(model, "supports_stride"):
