@@ -43,7 +43,7 @@ from vafusion.data.sequences import (
     fit_normalizer,
 )
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text
+from vafusion.fileio import atomic_write_text, remove_dead_temporaries
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model, model_modalities
@@ -305,6 +305,7 @@ def _fit(
         )
     if info.is_main:
         out.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(out)  # a killed run's checkpoint half-published: gone
         _write_config(out, cfg_dict)
 
     base: dict[str, Any] = {
