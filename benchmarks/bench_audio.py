@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vafusion.features.audio import AudioConfig, AudioExtractor
+from vafusion.extraction import Pipeline
 from vafusion.io.media import load_audio, scan
 
 DEFAULT = Path(__file__).resolve().parents[1] / "src/vafusion/assets/WolfgangLanger_Pexels.mp4"
@@ -38,8 +38,8 @@ def main() -> None:
     parser.add_argument("videos", nargs="*", type=Path, default=[DEFAULT])
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    extractor = AudioExtractor(AudioConfig())
-    extractor.process(args.videos[0])  # warm-up: numba compilation, imports
+    pipe = Pipeline("audio")
+    pipe.process(args.videos[0])  # warm-up: numba compilation, imports
     print(f"{'video':32s} {'media s':>8s} {'decode xRT':>11s} {'features xRT':>13s} {'ratio':>6s}")
     ratios = []
     for video in args.videos:
@@ -50,7 +50,7 @@ def main() -> None:
             load_audio(video, 16_000, duration_s=info.duration_s)
 
         t_ref = _best(reference, args.repeat)
-        t_feat = _best(lambda video=video: extractor.process(video), args.repeat)
+        t_feat = _best(lambda video=video: pipe.process(video), args.repeat)
         ratio = t_ref / t_feat
         ratios.append(ratio)
         print(

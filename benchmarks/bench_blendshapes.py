@@ -6,7 +6,7 @@ Usage::
 
 For each clip, each round runs, in alternating order,
 
-* ``facepose``              :func:`vafusion.features.pipeline.extract_features` with the
+* ``facepose``              :meth:`vafusion.extraction.Pipeline.process` with the
                             facepose set (decode | tracking | features overlapped);
 * ``facepose+blendshapes``  the same pass with the blendshapes set added (same tracker
                             pass; the network runs on the buffered meshes, 16 faces a call);
@@ -37,18 +37,17 @@ DEFAULT_CLIP = REPO / "src" / "vafusion" / "assets" / "WolfgangLanger_Pexels.mp4
 
 def run_pass(path: Path, with_blendshapes: bool, model) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds (all threads of this process) and frames of one pass."""
-    from vafusion.faces.blendshapes_set import BlendshapesExtractor
-    from vafusion.faces.facepose import FacePoseExtractor
-    from vafusion.features.pipeline import extract_features
+    from vafusion.extraction import Pipeline, PipelineConfig
+    from vafusion.faces.blendshapes_set import BlendshapesSet
 
-    extractors = [FacePoseExtractor()]
-    if with_blendshapes:
-        extractors.append(BlendshapesExtractor(model=model))
-    t0, c0 = time.perf_counter(), time.process_time()
-    info, tables = extract_features(path, extractors, max_side=1280)
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    assert tables["facepose"].valid.any()
-    return elapsed, cpu, info.n_frames
+    sets = ("facepose", "blendshapes") if with_blendshapes else ("facepose",)
+    loaded = {"blendshapes": BlendshapesSet(model=model)} if with_blendshapes else None
+    with Pipeline(PipelineConfig.of(sets), feature_sets=loaded) as pipe:  # network shared
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = pipe.process(path)
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
+    assert result["facepose"].valid.any()
+    return elapsed, cpu, result.info.n_frames
 
 
 def network_only(path: Path, model) -> tuple[float, float, int]:

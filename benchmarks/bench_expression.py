@@ -9,7 +9,7 @@ Measures, in the same run:
 1. **Embedding alone** (ms per face, pre-processing included) on the clip's real aligned
    face crops: the built-in mini-Xception batched by 32 vs one face at a time, with the
    ONNX Runtime engine (the default) and eager PyTorch.
-2. **Pipeline overhead**: :func:`vafusion.features.pipeline.extract_features` on the clip
+2. **Pipeline overhead**: :meth:`vafusion.extraction.Pipeline.process` on the clip
    with the face pipeline alone (tracking + alignment, and tracking + FacePose features)
    and with the expression extractor added (best of ``--repeat`` passes each), plus the
    expression extractor's own time measured inside the combined pass. The requirement:
@@ -28,17 +28,19 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 
 import numpy as np  # noqa: E402
 
+from vafusion.features.base import Accumulator  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO / "src" / "vafusion" / "assets" / "WolfgangLanger_Pexels.mp4"
 
 
-class _Null:
-    """A face consumer doing nothing (forces the tracker to run)."""
+class _Null(Accumulator):
+    """An accumulator doing nothing but keep a few crops (forces the tracker to run)."""
 
     name = "null"
     needs_faces = True
 
-    def begin(self, path, max_side):
+    def __init__(self):
         self.crops = []
 
     def push(self, frame, faces):
@@ -46,29 +48,26 @@ class _Null:
             if len(self.crops) < 256:
                 self.crops.append(f.aligned)
 
-    def end(self, info, timestamps):
+    def finish(self, info, timestamps):
         return None
 
 
-class _Timed:
-    """Wraps a consumer and accumulates the time spent in it."""
+class _Timed(Accumulator):
+    """Wraps an accumulator and accumulates the time spent in it."""
 
-    def __init__(self, inner):
-        self.inner, self.seconds = inner, 0.0
-        self.name, self.needs_faces = inner.name, inner.needs_faces
+    needs_faces = True
 
-    def begin(self, path, max_side):
-        self.seconds = 0.0
-        self.inner.begin(path, max_side)
+    def __init__(self, inner, name):
+        self.inner, self.name, self.seconds = inner, name, 0.0
 
     def push(self, frame, faces):
         t = time.perf_counter()
         self.inner.push(frame, faces)
         self.seconds += time.perf_counter() - t
 
-    def end(self, info, timestamps):
+    def finish(self, info, timestamps):
         t = time.perf_counter()
-        out = self.inner.end(info, timestamps)
+        out = self.inner.finish(info, timestamps)
         self.seconds += time.perf_counter() - t
         return out
 
@@ -83,16 +82,15 @@ def ms_per_face(backbone, crops: np.ndarray, batch: int, min_s: float = 2.0) -> 
     return (time.perf_counter() - t0) / n * 1000
 
 
-def run_pass(path: Path, consumers: list) -> tuple[float, int]:
-    from vafusion.faces.tracker import FaceTracker
-    from vafusion.features.pipeline import extract_features
+def run_pass(path: Path, sets: tuple[str, ...], extra: list) -> tuple[float, int]:
+    from vafusion.extraction import Pipeline, PipelineConfig
 
-    tracker = FaceTracker()
-    t = time.perf_counter()
-    info, _ = extract_features(path, consumers, tracker=tracker)
-    dt = time.perf_counter() - t
-    tracker.close()
-    return dt, info.n_frames
+    with Pipeline(PipelineConfig(features=sets)) as pipe:
+        pipe.tracker.warm_up()
+        t = time.perf_counter()
+        result = pipe.process(path, extra=extra)
+        dt = time.perf_counter() - t
+    return dt, result.info.n_frames
 
 
 def main() -> None:
@@ -104,8 +102,8 @@ def main() -> None:
     path = Path(args.clip)
 
     from vafusion.expression.backbone import default_num_threads, load_backbone
-    from vafusion.expression.extractor import ExpressionConfig, ExpressionExtractor
-    from vafusion.faces.facepose import FacePoseExtractor
+    from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
+    from vafusion.io.media import Video
 
     threads = args.threads or default_num_threads()
     print(
@@ -114,7 +112,7 @@ def main() -> None:
     )
 
     null = _Null()
-    t_null, n_frames = run_pass(path, [null])
+    t_null, n_frames = run_pass(path, (), [null])
     crops = np.stack(null.crops)
     print(f"\n## embedding alone ({len(crops)} real aligned crops, pre-processing included)")
     for engine in ("onnxruntime", "torch"):
@@ -127,19 +125,23 @@ def main() -> None:
         )
 
     print(f"\n## pipeline ({n_frames} frames, best of {args.repeat} passes)")
-    cfg = ExpressionConfig(num_threads=threads)
+    expression = ExpressionSet(ExpressionConfig(num_threads=threads))
+
+    def timed_expression():
+        return _Timed(expression.accumulator(Video(path)), "timed")
+
     rows = {}
-    for label, make in (
-        ("tracking", lambda: [_Null()]),
-        ("tracking+expression", lambda: [_Null(), _Timed(ExpressionExtractor(cfg))]),
-        ("facepose", lambda: [FacePoseExtractor()]),
-        ("facepose+expression", lambda: [FacePoseExtractor(), _Timed(ExpressionExtractor(cfg))]),
+    for label, sets, make in (
+        ("tracking", (), lambda: [_Null()]),
+        ("tracking+expression", (), lambda: [_Null(), timed_expression()]),
+        ("facepose", ("facepose",), lambda: []),
+        ("facepose+expression", ("facepose",), lambda: [timed_expression()]),
     ):
         best, inner = None, None
         for _ in range(args.repeat):
-            consumers = make()
-            dt, _ = run_pass(path, consumers)
-            timed = [c for c in consumers if isinstance(c, _Timed)]
+            extra = make()
+            dt, _ = run_pass(path, sets, extra)
+            timed = [c for c in extra if isinstance(c, _Timed)]
             if best is None or dt < best:
                 best, inner = dt, (timed[0].seconds if timed else None)
         rows[label] = (best, inner)

@@ -10,7 +10,7 @@ For each clip, in the same run, measures:
 * ``reference``    decode + MediaPipe FaceMesh (478 points, tracking mode), one thread;
 * ``facepose-seq`` vafusion's full face pipeline (full-range detection, multi-face
                    tracking, mesh, aligned crops, FacePose features) without the decode thread;
-* ``facepose``     the same through :func:`vafusion.features.pipeline.extract_features`
+* ``facepose``     the same through :meth:`vafusion.extraction.Pipeline.process`
                    (decode overlapped with face inference), one process;
 * ``facepose-chunks`` the same with the video's time chunks tracked in one worker process
                    per core (:mod:`vafusion.parallel`; the workers are started and their
@@ -68,39 +68,39 @@ def bench_reference(path: Path) -> int:
 
 
 def bench_sequential(path: Path) -> int:
-    from vafusion.faces.facepose import FacePoseExtractor
+    from vafusion.faces.facepose import FacePoseSet
     from vafusion.faces.tracker import FaceTracker
-    from vafusion.io.media import scan
+    from vafusion.io.media import Video
 
-    ext = FacePoseExtractor()
-    tracker = FaceTracker(ext.tracker_config)
-    tracker.reset()
-    ext.begin(path, 1280)
-    info, ts = scan(path, lambda f: ext.push(f, tracker.process(f)), max_side=1280)
-    ext.end(info, ts)
+    video = Video(path, max_side=1280)
+    acc = FacePoseSet().accumulator(video)
+    tracker = FaceTracker()
+    info, ts = video.scan(lambda f: acc.push(f, tracker.process(f)))
+    acc.finish(info, ts)
     tracker.close()
     return info.n_frames
 
 
 def bench_pipeline(path: Path) -> int:
-    from vafusion.faces.facepose import FacePoseExtractor
-    from vafusion.features.pipeline import extract_features
+    from vafusion.extraction import Pipeline
 
-    info, tables = extract_features(path, [FacePoseExtractor()], max_side=1280)
-    assert tables["facepose"].valid.any()
-    return info.n_frames
+    with Pipeline("facepose") as pipe:
+        result = pipe.process(path)
+    assert result["facepose"].valid.any()
+    return result.info.n_frames
 
 
 _POOL: list = []
 
 
 def bench_chunks(path: Path) -> int:
-    from vafusion.faces.facepose import FacePoseExtractor
-    from vafusion.parallel.local import extract_features_chunked
+    from vafusion.extraction import Pipeline
+    from vafusion.parallel.local import process_chunked
 
-    info, tables = extract_features_chunked(path, [FacePoseExtractor()], _POOL[0], max_side=1280)
-    assert tables["facepose"].valid.any()
-    return info.n_frames
+    with Pipeline("facepose") as pipe:
+        result = process_chunked(pipe, path, _POOL[0])
+    assert result["facepose"].valid.any()
+    return result.info.n_frames
 
 
 def measure(stages: dict, path: Path, repeat: int) -> dict[str, list[float]]:

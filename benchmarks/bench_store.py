@@ -24,8 +24,8 @@ Measured:
 3. on-disk size; the compression a chunked/compressed format would give, measured on
    real audio features (zlib), and the cost of reading one window from a compressed
    ``.npz`` (whole-array decompression) for comparison;
-4. ``vafusion.extract`` wall time on real clips (audio features) with 1 worker (in-process)
-   and 2 workers (Dask LocalCluster, cluster start included and reported separately).
+4. ``vafusion.extraction.extract`` wall time on real clips (audio features) with 1 worker
+   (in-process) and 2 workers (Dask LocalCluster, cluster start included and reported separately).
 
 The page cache is warm for reads (the data were just written): on a cold cache or a
 network file system the read numbers are an upper bound.
@@ -174,12 +174,13 @@ def bench_compression() -> dict:
     WolfgangLanger_Pexels and d18 carry digitally silent audio (constant features, which
     compress ~250x): they are left out as unrepresentative.
     """
-    from vafusion.features.audio import AudioExtractor
+    from vafusion.extraction import Pipeline
 
     parts = []
-    for name in ("d20.mp4", "single_face.mp4", "no_face.mp4", "face_noface.mov"):
-        t = AudioExtractor().process(CLIPS / name)
-        parts.append(t.values[t.valid])
+    with Pipeline("audio") as pipe:
+        for name in ("d20.mp4", "single_face.mp4", "no_face.mp4", "face_noface.mov"):
+            t = pipe.process(CLIPS / name)["audio"]
+            parts.append(t.values[t.valid])
     values = np.concatenate(parts)
     raw = np.ascontiguousarray(values).tobytes()
     out = {"audio_raw_kb": len(raw) / 1e3, "audio_rows": len(values)}
@@ -207,7 +208,7 @@ def _warm_worker() -> None:
 def bench_extract(clips: list[Path], copies: int) -> dict:
     from distributed import Client, LocalCluster
 
-    from vafusion.extract import extract
+    from vafusion.extraction import extract
     from vafusion.store import FeatureStore
 
     tmp = Path(tempfile.mkdtemp(prefix="vafusion-bench-"))

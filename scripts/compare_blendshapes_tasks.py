@@ -78,10 +78,10 @@ def tasks_reference(
 
 def ours_by_frame(clip: Path) -> dict[int, np.ndarray]:
     """vafusion's blendshapes of track 0: frame -> (52,)."""
-    from vafusion.faces.blendshapes_set import BlendshapesExtractor
-    from vafusion.features.pipeline import extract_features
+    from vafusion.extraction import Pipeline
 
-    _, tables = extract_features(clip, [BlendshapesExtractor()])
+    with Pipeline("blendshapes") as pipe:
+        tables = pipe.process(clip).tables
     t = tables["blendshapes"]
     ok = t.valid & (t.face_id == 0)
     return dict(zip(t.frame[ok].tolist(), t.values[ok], strict=True))

@@ -74,13 +74,14 @@ CUES = {
 
 def extract_clip(path: Path) -> tuple[dict[str, np.ndarray], int]:
     """Per-frame cue columns of the clip's main face: name -> (n_frames,) (NaN: no face)."""
-    from vafusion.faces.blendshapes_set import BlendshapesConfig, BlendshapesExtractor
-    from vafusion.faces.facepose import FacePoseExtractor
+    from vafusion.extraction import Pipeline, PipelineConfig
+    from vafusion.faces.blendshapes_set import BlendshapesConfig
     from vafusion.faces.subjects import select_face
-    from vafusion.features.pipeline import extract_features
 
-    bs = BlendshapesExtractor(BlendshapesConfig(neutral=True))
-    info, tables = extract_features(path, [FacePoseExtractor(), bs])
+    sets = {"blendshapes": BlendshapesConfig(neutral=True)}
+    with Pipeline(PipelineConfig.of(("facepose", "blendshapes"), sets)) as pipe:
+        result = pipe.process(path)
+    info, tables = result.info, result.tables
     out: dict[str, np.ndarray] = {}
     for name in ("facepose", "blendshapes"):
         dense = select_face(tables[name], how="main")

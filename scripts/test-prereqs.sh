@@ -19,3 +19,12 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "note: missing ${need[*]} and cannot install them here (not root or no apt-get)"
   fi
 fi
+# espeak-ng speaks synthetic test sentences at chosen pitch, speed and amplitude (voice tests)
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's espeak-ng for the voice arousal tests"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng >/dev/null
+  else
+    echo "note: espeak-ng not found and cannot be installed here; the voice tests will fail"
+  fi
+fi

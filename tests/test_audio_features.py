@@ -13,12 +13,18 @@ from vafusion.features.audio import (
     AudioConfig,
     audio_columns,
     compute_audio_features,
-    extract_audio_features,
     segment_bounds,
 )
 from vafusion.io.media import AudioSignal
 
 SR = 16_000
+
+
+def extract_audio_features(path):
+    from vafusion.extraction import Pipeline
+
+    with Pipeline("audio") as pipe:
+        return pipe.process(path)["audio"]
 
 
 def test_columns_are_paper_layout():
@@ -143,12 +149,13 @@ def test_encoded_file_tone_alignment(tmp_path):
 
 
 def test_egemaps_optional_set(clips_dir):
-    from vafusion.features.egemaps import EgemapsExtractor
+    from vafusion.extraction import Pipeline
 
-    table = EgemapsExtractor().process(clips_dir / "d20.mp4")
+    with Pipeline("egemaps") as pipe:
+        table = pipe.process(clips_dir / "d20.mp4")["egemaps"]
+        no_audio = pipe.process(clips_dir / "d0.mp4")["egemaps"]
     assert table.values.shape == (175, 25) and table.valid.all()
     assert np.isfinite(table.values).all()
     loud = table.values[:, table.columns.index("egemaps_Loudness_sma3")]
     assert loud.std() > 0.05  # speech: loudness varies from frame to frame
-    no_audio = EgemapsExtractor().process(clips_dir / "d0.mp4")
     assert not no_audio.valid.any() and np.isnan(no_audio.values).all()

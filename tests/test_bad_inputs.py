@@ -143,6 +143,11 @@ CASES = {
     "spaces_non_ascii": Case("my clips ü/café clip.mp4", "ok", frames=72),
     "unreadable": Case("locked.mp4", "error", "permission denied"),
     "folder_named_mp4": Case("folder.mp4", "error", "folder"),
+    # named on the command line: each fails alone, the batch goes on (exit 1 at the end)
+    "missing": Case("missing.mp4", "error", "no such file"),
+    "symlink_loop": Case("loop.mp4", "error", "symbolic link loop"),
+    "broken_symlink": Case("dangling.mp4", "error", "broken symbolic link"),
+    "fifo": Case("pipe.mp4", "error", "FIFO"),
 }
 #: cases whose file goes through the batch commands (folders are expanded by extract; the
 #: unreadable file has its own batch, run as an unprivileged user: see ``locked``)
@@ -181,6 +186,10 @@ def media(tmp_path_factory, clips_dir) -> Path:
     (d / "my clips ü").mkdir()
     shutil.copyfile(clips_dir / "single_face.mp4", d / "my clips ü" / "café clip.mp4")
     (d / "folder.mp4").mkdir()
+    (d / "loop.mp4").symlink_to("loop2.mp4")
+    (d / "loop2.mp4").symlink_to("loop.mp4")
+    (d / "dangling.mp4").symlink_to("gone.mp4")
+    os.mkfifo(d / "pipe.mp4")  # opening it for reading would block: must never happen
     return d
 
 
@@ -238,8 +247,13 @@ def test_unreadable_file_in_a_batch(locked):
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr[-3000:]
     lines = error_lines(p.stderr)
     assert len(lines) == 1 and "locked.mp4" in lines[0] and "permission denied" in lines[0].lower()
-    mine = sorted(f.name for f in out.iterdir() if f.name not in ("index.html", "summary.csv"))
-    assert mine == [f"good.{e}" for e in ("csv", "html", "json", "png")]
+    assert sorted(f.name for f in out.iterdir()) == sorted(
+        [f"good.{e}" for e in ("csv", "html", "json", "png")] + list(BATCH_INDEX)
+    )
+
+
+#: what ``predict`` writes for the batch as a whole, beside the per-video files
+BATCH_INDEX = {"index.html", "summary.csv"}
 
 
 # ------------------------------------------------------------------------------ probe
@@ -376,6 +390,13 @@ def test_predict(predicted, case):
     stem = _stem(case)
     assert p.returncode == (1 if any(CASES[k].expect == "error" for k in BATCH) else 0)
     mine = sorted(f.name for f in out.iterdir() if f.name.split(".")[0] == stem)
+    if case == "audio_only":  # predict reads audio-only files: voice arousal, no valence
+        assert mine == [f"{stem}.{e}" for e in ("csv", "html", "json", "png")]
+        with open(out / f"{stem}.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows and all(r["valence"] == "NaN" for r in rows)
+        assert {r["source"] for r in rows} <= {"voice", ""}
+        return
     if c.expect == "error":
         lines = [ln for ln in error_lines(p.stderr) if Path(c.file).name in ln]
         assert len(lines) == 1 and c.error.lower() in lines[0].lower(), p.stderr[-3000:]
@@ -402,6 +423,7 @@ def test_predict(predicted, case):
 def test_predict_output_folder_is_clean(predicted):
     _, out = predicted
     allowed = {f"{_stem(k)}.{e}" for k in BATCH for e in ("csv", "html", "json", "png")}
+    allowed |= BATCH_INDEX
     names = {f.name for f in out.iterdir()}
     assert names <= allowed, names - allowed
     assert not [n for n in names if n.startswith(".")]
@@ -642,3 +664,19 @@ def test_train_bad_config(synth, tmp_path, kind):
                 "--config", cfg, "--epochs", "1")  # fmt: skip
     assert_one_error(p, cfg.name, words)
     assert not out.exists() or not list(out.rglob("*.pt"))
+
+
+def test_extract_empty_folder_says_so(tmp_path, clips_dir):
+    """A folder without videos is a failure of its own (the other inputs are extracted)."""
+    empty = tmp_path / "no videos here"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "readme.txt").write_text("not a video")
+    store = tmp_path / "store"
+    p = run_cli("extract", empty, "--out", store, "--json")
+    assert_no_traceback(p)
+    assert p.returncode == 1
+    report = json.loads(p.stdout)
+    assert "no videos in this folder" in report["failed"]["no videos here"]
+    p = run_cli("extract", empty, clips_dir / "d0.mp4", "--out", store)
+    assert p.returncode == 1 and "1 extracted" in p.stdout
+    assert "no videos in this folder" in p.stdout

@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import CLIP_FRAMES, DATA, REPO
 
 from vafusion.errors import ModelError
+from vafusion.extraction import Pipeline, PipelineConfig
 from vafusion.faces.blendshapes import (
     BLENDSHAPE_COLUMNS,
     BLENDSHAPE_NAMES,
@@ -25,11 +26,10 @@ from vafusion.faces.blendshapes import (
 )
 from vafusion.faces.blendshapes_set import (
     BlendshapesConfig,
-    BlendshapesExtractor,
+    BlendshapesSet,
     NeutralReservoir,
     blendshape_columns,
 )
-from vafusion.features.pipeline import extract_features
 
 TASK_FILE = DATA / "models" / "face_landmarker.task"
 
@@ -71,11 +71,11 @@ def tasks_reference(sample_clip):
 @pytest.fixture(scope="module")
 def sample_tables(sample_clip):
     """facepose and blendshapes (with deltas) of the sample, from one decode pass."""
-    from vafusion.faces.facepose import FacePoseExtractor
-
-    extractor = BlendshapesExtractor(BlendshapesConfig(neutral=True))
-    _, tables = extract_features(sample_clip, [FacePoseExtractor(), extractor])
-    return tables
+    config = PipelineConfig.of(
+        ("facepose", "blendshapes"), {"blendshapes": BlendshapesConfig(neutral=True)}
+    )
+    with Pipeline(config) as pipe:
+        return pipe.process(sample_clip).tables
 
 
 def test_names_columns_and_subset():
@@ -181,10 +181,10 @@ def test_neutral_reservoir_maths():
 
 
 def test_nan_exactly_where_the_face_is_lost(clips_dir):
-    from vafusion.faces.facepose import FacePoseExtractor
-
     clip = clips_dir / "face_noface.mov"
-    _, tables = extract_features(clip, [FacePoseExtractor(), BlendshapesExtractor()])
+    with Pipeline(("facepose", "blendshapes")) as pipe:
+        tables = pipe.process(clip).tables
+    assert isinstance(pipe.sets["blendshapes"], BlendshapesSet)
     bs, fp = tables["blendshapes"], tables["facepose"]
     assert bs.columns == list(BLENDSHAPE_COLUMNS) and bs.values.shape[1] == 52
     # the same rows as facepose (same tracker pass): same frames, ids and validity

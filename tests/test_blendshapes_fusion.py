@@ -15,7 +15,7 @@ TRAIN, VAL = "single_face.mp4", "d0.mp4"
 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory, clips_dir):
-    from vafusion.extract import extract
+    from vafusion.extraction import extract
 
     root = tmp_path_factory.mktemp("bsfusion")
     aff = root / "aff"

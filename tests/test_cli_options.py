@@ -8,7 +8,7 @@ import typer.main
 from typer.testing import CliRunner
 
 from vafusion.cli import app
-from vafusion.features.pipeline import FEATURE_SETS
+from vafusion.extraction import FEATURE_SETS
 
 
 def _commands() -> dict:

@@ -19,7 +19,7 @@ from vafusion.datasets import (
     scan_images,
 )
 from vafusion.errors import AnnotationError
-from vafusion.extract import extract
+from vafusion.extraction import extract
 from vafusion.store import FeatureStore
 
 

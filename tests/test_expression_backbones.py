@@ -17,7 +17,8 @@ from vafusion.expression.backbone import (
     parse_backbone_spec,
     prepare_input,
 )
-from vafusion.expression.extractor import ExpressionConfig, ExpressionExtractor
+from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
+from vafusion.extraction.config import PipelineConfig, set_key
 
 pytestmark = [  # the test models are built with torch's deprecated TorchScript-era tools
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
@@ -85,7 +86,7 @@ def test_onnx_backbone_runs_a_real_model(onnx_model, crops):
     emb_ref, probs_ref = _reference(TinyNet(), crops)
     np.testing.assert_allclose(out.embedding, emb_ref, atol=1e-5)
     np.testing.assert_allclose(out.probs, probs_ref, atol=1e-5)
-    ext = ExpressionExtractor(ExpressionConfig(backbone=f"onnx:{onnx_model}"), backbone=bb)
+    ext = ExpressionSet(ExpressionConfig(backbone=f"onnx:{onnx_model}"), backbone=bb)
     assert ext.columns == [f"expr_{i}" for i in range(6)] + ["emo_a", "emo_b", "emo_c"]
 
 
@@ -164,18 +165,18 @@ def test_backbone_identity_changes_the_config_hash(onnx_model, tmp_path):
     )  # fmt: skip
 
     def ext(spec, *opts):
-        return ExpressionExtractor(ExpressionConfig(backbone=spec, backbone_options=opts))
+        return ExpressionSet(ExpressionConfig(backbone=spec, backbone_options=opts))
 
-    builtin = ExpressionExtractor()
+    builtin = ExpressionSet()
     a = ext(f"onnx:{onnx_model}", "input_size=32")
     b = ext(f"onnx:{other}", "input_size=32")
     c = ext(f"onnx:{onnx_model}", "input_size=32", "std=0.5")
-    hashes = {x.config_hash() for x in (builtin, a, b, c)}
+    hashes = {set_key(x, PipelineConfig()) for x in (builtin, a, b, c)}
     assert len(hashes) == 4
     assert a.identity()["backbone"]["sha256"] != b.identity()["backbone"]["sha256"]
     # batch size and threads do not change values: same hash
-    d = ExpressionExtractor(ExpressionConfig(batch_size=7, num_threads=1))
-    assert d.config_hash() == builtin.config_hash()
+    d = ExpressionSet(ExpressionConfig(batch_size=7, num_threads=1))
+    assert set_key(d, PipelineConfig()) == set_key(builtin, PipelineConfig())
 
 
 def test_registry_and_bad_specs(tmp_path):

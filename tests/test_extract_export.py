@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from vafusion.errors import StoreError
-from vafusion.extract import extract
+from vafusion.extraction import extract
 from vafusion.store import FeatureStore, export_video, frame_table
 
 AUDIO_COLUMNS = [f"audio_mfcc_{i}" for i in range(40)] + [f"audio_mel_{i}" for i in range(128)]

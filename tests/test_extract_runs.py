@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vafusion.extract import extract, find_inputs
+from vafusion.datasets.inputs import find_inputs
+from vafusion.extraction import extract
 from vafusion.features.audio import AudioConfig
 from vafusion.store import FeatureStore
 
@@ -93,6 +94,9 @@ def test_two_dask_workers_equal_single_process_and_exit_1(tmp_path, clip_folder,
     res = _cli("extract", str(clip_folder), "--out", str(out), "--workers", "2")
     assert res.returncode == 1, res.stderr
     assert "LocalCluster(2)" in res.stdout
+    # a warning raised on a Dask worker reaches the user once, as our own log line
+    assert res.stderr.count("d0.mp4: no audio stream") == 1, res.stderr
+    assert "WARNING: " in res.stderr.split("d0.mp4: no audio stream")[0].splitlines()[-1]
     assert "FAILED  empty:" in res.stdout and "FAILED  truncated:" in res.stdout
     store = FeatureStore(out)
     _assert_same_store(store, reference, exact=False)

@@ -19,21 +19,23 @@ import pytest
 from conftest import REPO
 from media_factory import two_face_video, write_video
 from vafusion.errors import ConfigError
+from vafusion.extraction import Pipeline, PipelineConfig
+from vafusion.extraction.config import set_key
 from vafusion.faces.columns import AU_NAMES, FACEPOSE_VERSION, facepose_columns
-from vafusion.faces.facepose import FacePoseConfig, FacePoseExtractor
+from vafusion.faces.facepose import FacePoseAccumulator, FacePoseConfig, FacePoseSet
 from vafusion.faces.mesh import FaceDetector
 from vafusion.faces.subjects import select_face
 from vafusion.faces.tracker import FaceTracker
-from vafusion.features.pipeline import extract_features
 from vafusion.io.media import iter_frames
 
 WOLFGANG = "WolfgangLanger_Pexels.mp4"
 
 
 def _extract(path, config: FacePoseConfig | None = None, max_side: int = 1280):
-    ext = FacePoseExtractor(config)
-    info, tables = extract_features(path, [ext], max_side=max_side)
-    return info, tables["facepose"]
+    sets = {"facepose": config} if config is not None else None
+    with Pipeline(PipelineConfig.of("facepose", sets, max_side=max_side)) as pipe:
+        result = pipe.process(path)
+    return result.info, result["facepose"]
 
 
 def _col(table, name: str) -> np.ndarray:
@@ -337,8 +339,9 @@ def test_downscaled_decode_reports_original_pixels(clips_dir, tmp_path):
 
     assert cv2.imread(str(files[0])).shape == (112, 112, 3)
     # the crop location does not enter the config hash
-    assert FacePoseExtractor(FacePoseConfig(aligned_dir="x")).config_hash() == (
-        FacePoseExtractor().config_hash()
+    default = PipelineConfig.of("facepose")
+    assert set_key(FacePoseSet(FacePoseConfig(aligned_dir="x")), default) == (
+        set_key(FacePoseSet(), default)
     )
 
 
@@ -364,14 +367,19 @@ def test_tracker_observations_and_aligned_crop(clips_dir):
 
 
 def test_consumer_error_propagates_from_overlapped_decode(clips_dir):
-    class Failing(FacePoseExtractor):
+    class Failing(FacePoseAccumulator):
+        name = "failing"
+
         def push(self, frame, faces):
             if frame.index == 5:
                 raise RuntimeError("consumer failed")
             super().push(frame, faces)
 
-    with pytest.raises(RuntimeError, match="consumer failed"):
-        extract_features(clips_dir / "single_face.mp4", [Failing()])
+    with (
+        Pipeline("facepose") as pipe,
+        pytest.raises(RuntimeError, match="consumer failed"),
+    ):
+        pipe.process(clips_dir / "single_face.mp4", extra=[Failing(FacePoseConfig(), "x")])
 
 
 def test_small_face_in_wide_shot_is_tracked(wolfgang_frames, tmp_path):
@@ -398,4 +406,4 @@ def test_extraction_is_deterministic(clips_dir):
     assert a.valid.sum() >= 60
     np.testing.assert_array_equal(a.face_id, b.face_id)
     np.testing.assert_array_equal(a.values, b.values)
-    assert a.meta["config_hash"] == b.meta["config_hash"]
+    assert a.meta["config"] == b.meta["config"]

@@ -181,6 +181,5 @@ def test_predict_batch_survives_a_crashing_worker(clips_dir, tmp_path):
     assert p.returncode == 1, p.stderr[-2000:]
     lines = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
     assert len(lines) == 1 and "single_face.mp4" in lines[0] and "SIGSEGV" in lines[0], lines
-    assert sorted(f.name for f in out.iterdir()) == [
-        f"d0.{e}" for e in ("csv", "html", "json", "png")
-    ]
+    names = sorted(f.name for f in out.iterdir() if f.name.startswith(("d0", "single_face")))
+    assert names == [f"d0.{e}" for e in ("csv", "html", "json", "png")]

@@ -41,11 +41,14 @@ def test_rows_equal_decoded_frames_and_nan_where_no_face(run):
             "face_valid",
             "valence",
             "arousal",
+            "confidence",
+            "source",
         ]
         assert len(df) == CLIP_FRAMES[name]
         assert (df["frame"].to_numpy() == np.arange(len(df))).all()
-        nan = df["valence"].isna() | df["arousal"].isna()
-        assert (nan == (df["face_valid"] == 0)).all(), "NaN must be exactly where no face"
+        assert (df["valence"].isna() == (df["face_valid"] == 0)).all(), "valence needs a face"
+        voice = df["source"] == "voice"
+        assert (df["arousal"].isna() == ((df["face_valid"] == 0) & ~voice)).all()
         ok = df[df["face_valid"] == 1]
         assert ok["valence"].between(-1, 1).all() and ok["arousal"].between(-1, 1).all()
         for ext in ("png", "html", "json"):

@@ -49,3 +49,24 @@ def test_player_json_cannot_close_its_script_block():
     html = render_player(data, None, None)
     block = html.split("<script type='application/json' id='va-data'>")[1].split("</script>")[0]
     assert json.loads(block)["faces"][0]["note"].startswith("</script>")
+
+
+def test_reprs_are_one_line_without_arrays():
+    """SYNTHETIC arrays: print(FeatureTable) and print(VideoPrediction) stay one short line."""
+    from vafusion.features.base import FeatureTable
+    from vafusion.io.media import VideoInfo
+    from vafusion.predict.types import FaceCurve, VideoPrediction
+
+    n = 5000
+    table = FeatureTable("audio", np.arange(n), np.arange(n) / 25, np.zeros((n, 168)),
+                         [f"audio_mfcc_{i}" for i in range(168)], np.ones(n, bool))  # fmt: skip
+    text = repr(table)
+    assert "\n" not in text and len(text) < 200 and "rows=5000, dim=168" in text
+    assert str(table) == text
+    fields = VideoInfo.__dataclass_fields__
+    info = VideoInfo(**{k: (0 if k != "path" else "clip.mp4") for k in fields
+                        if fields[k].default is fields[k].default_factory})  # fmt: skip
+    curve = FaceCurve(0, np.ones(n, bool), np.zeros((n, 2)), np.zeros((n, 4)))
+    pred = VideoPrediction(info, np.arange(n) / 25, [curve])
+    text = repr(pred)
+    assert "\n" not in text and len(text) < 200 and "frames=5000" in text

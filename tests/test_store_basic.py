@@ -13,10 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from vafusion import __version__
 from vafusion.errors import StoreError
 from vafusion.features.base import FeatureTable
 from vafusion.store import FeatureStore
+from vafusion.store.feature_store import KEY_VERSION
 
 
 def _table(n=50, d=7, name="audio", seed=0, face=False) -> FeatureTable:
@@ -53,7 +53,7 @@ def test_round_trip_and_keys(tmp_path):
     store = FeatureStore(tmp_path / "s")
     t = _table()
     e = store.put("clip", t, extractor_hash="abc123", video_info={"n_frames": 50, "fps": 25.0})
-    assert e.n_rows == 50 and e.dim == 7 and e.version == __version__
+    assert e.n_rows == 50 and e.dim == 7 and e.version == KEY_VERSION
     assert store.has("clip", "audio") and store.has("clip", "audio", "abc123")
     assert not store.has("clip", "audio", "other") and not store.has("clip", "facepose")
     _same(t, store.get("clip", "audio"))
@@ -64,7 +64,8 @@ def test_round_trip_and_keys(tmp_path):
     assert store.videos() == ["clip"]
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert manifest["store_version"] == 1 and manifest["format"] == "vafusion-feature-store"
-    assert f"clip/audio/abc123-v{__version__}" in manifest["entries"]
+    assert "entries" not in manifest  # the entry folders are the only index
+    assert [e.key for e in store.entries()] == [f"abc123-v{KEY_VERSION}"]
 
 
 def test_long_form_face_table(tmp_path):
@@ -87,7 +88,7 @@ def test_config_change_creates_new_entry_never_mixes(tmp_path):
     _same(b, store.get("clip", "audio", "hashB"))
     with pytest.raises(StoreError, match="pass extractor_hash"):
         store.get("clip", "audio")
-    assert store.hashes("audio") == {f"hashA-v{__version__}": 1, f"hashB-v{__version__}": 1}
+    assert store.hashes("audio") == {f"hashA-v{KEY_VERSION}": 1, f"hashB-v{KEY_VERSION}": 1}
 
 
 def test_window_reads_are_memmapped(tmp_path):

@@ -202,9 +202,8 @@ def test_checkpoint_records_store_configs_and_predict_uses_them(e2e, clips_dir, 
     assert fc["facepose"]["face_selection"]["subjects"] == ["left", "main", "right"]
 
     model = CheckpointModel(e2e["run"])
-    assert {e.name: e.config_hash() for e in model._extractors()} == {
-        fs: rec["config_hash"] for fs, rec in fc.items()
-    }
+    # the model rebuilt the whole recorded pipeline: same keys as the store's entries
+    assert model.pipelines.first.keys() == {fs: rec["config_hash"] for fs, rec in fc.items()}
     # predict on a training clip == evaluate on the store's features of the same clip
     _cli("evaluate", str(e2e["run"]), "--data", str(e2e["aff"]), "--features",
          str(e2e["store"]), "--split", "train", "--out", str(tmp_path / "ev_train"))  # fmt: skip
@@ -222,8 +221,8 @@ def test_checkpoint_records_store_configs_and_predict_uses_them(e2e, clips_dir, 
 def test_predict_uses_non_default_extractor_config(clips_dir, tmp_path):
     """A store extracted with a non-default audio config: the checkpoint records it and
     predict rebuilds it (the default config would give other features and predictions)."""
-    from vafusion.extract import extract
-    from vafusion.features.audio import AudioConfig, AudioExtractor
+    from vafusion.extraction import Pipeline, PipelineConfig, extract
+    from vafusion.features.audio import AudioConfig
     from vafusion.predict.api import predict
     from vafusion.predict.checkpoint_model import CheckpointModel
     from vafusion.train import TrainConfig, evaluate, train
@@ -239,7 +238,8 @@ def test_predict_uses_non_default_extractor_config(clips_dir, tmp_path):
         lines = ["valence,arousal", *(f"{a:.4f},{b:.4f}" for a, b in lab)]
         (ann / f"{Path(clip).stem}.txt").write_text("\n".join(lines) + "\n")
     cfg = AudioConfig(fmax=6000.0, min_coverage=0.3)
-    custom, default = AudioExtractor(cfg).config_hash(), AudioExtractor().config_hash()
+    with Pipeline(PipelineConfig.of("audio", {"audio": cfg})) as a, Pipeline("audio") as b:
+        custom, default = a.keys()["audio"], b.keys()["audio"]
     assert custom != default
     report = extract([aff / "videos"], tmp_path / "store", ("audio",), configs={"audio": cfg})
     assert report.ok
@@ -249,8 +249,10 @@ def test_predict_uses_non_default_extractor_config(clips_dir, tmp_path):
     fc = load_checkpoint(tmp_path / "run" / "best.pt")["feature_configs"]
     assert fc["audio"]["config_hash"] == custom
     assert fc["audio"]["config"]["fmax"] == 6000.0
-    [ext] = CheckpointModel(tmp_path / "run")._extractors()
-    assert ext.config_hash() == custom and ext.config.fmax == 6000.0
+    model = CheckpointModel(tmp_path / "run")
+    assert model.pipelines.first.keys() == {"audio": custom}
+    assert model.pipelines.first.config.sets["audio"].fmax == 6000.0
+    model.close()
     evaluate(tmp_path / "run", aff, tmp_path / "store", "train", tmp_path / "ev")
     ref = _read_csv(tmp_path / "ev" / "predictions" / "d18.csv")
     ref_va = np.array([[float(r["valence"]), float(r["arousal"])] for r in ref])

@@ -6,7 +6,8 @@ vafusion (it runs isolated, ``-I -S``) and it outlives a crashing parent: it exi
 file, after writing what is left, so a native crash message is never lost.
 
 A line is noise when it is an absl/glog INFO or WARNING record (``I0000 ...`` / ``W0000 ...
-file.cc:123] ...``) or one of TensorFlow Lite's fixed start-up lines. ERROR and FATAL
+file.cc:123] ...``) or one of TensorFlow Lite's fixed start-up lines (also when processes
+starting together interleave their prefixes). ERROR and FATAL
 records (``E...``/``F...``) and every other line pass through unchanged.
 """
 
@@ -17,10 +18,13 @@ import re
 import sys
 
 NOISE = re.compile(
-    rb"^(?:[IW]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\]"
-    rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
-    rb"|INFO: Created TensorFlow Lite (?:XNNPACK )?delegate"
-    rb"|INFO: Initialized TensorFlow Lite runtime)"
+    # TensorFlow Lite writes its "INFO: " prefix and its message in two writes: two worker
+    # processes starting together interleave them ("INFO: INFO: Created ...", "Created ...")
+    rb"^(?:(?:INFO|WARNING): )*"
+    rb"(?:[IW]\d{4} [\d:.]+\s+\d+ [\w./-]+:\d+\]"
+    rb"|All log messages before absl::InitializeLog\(\) is called"
+    rb"|Created TensorFlow Lite (?:XNNPACK )?delegate"
+    rb"|Initialized TensorFlow Lite runtime)"
 )
 
 

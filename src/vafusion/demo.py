@@ -80,10 +80,11 @@ def _audio_demo(clip: Path, out: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from vafusion.features.audio import extract_audio_features
+    from vafusion.extraction import Pipeline
     from vafusion.fileio import atomic_write_bytes, atomic_write_text
 
-    table = extract_audio_features(clip)
+    with Pipeline("audio") as pipe:
+        table = pipe.process(clip)["audio"]
     df = table.to_pandas()
     stem = clip.stem
     csv_path = out / f"{stem}_audio.csv"

@@ -13,11 +13,17 @@ run.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
+import json
+import math
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from vafusion.errors import VafusionError
 from vafusion.store._atomic import TMP_PREFIX, pid_is_dead, tmp_prefix
@@ -44,6 +50,134 @@ def safe_stem(name: str, default: str = "video") -> str:
     stem = Path(str(name).replace("\\", "/")).name
     stem = _UNSAFE.sub("_", stem).strip("._-")
     return stem[:150] or default
+
+
+#: what a file that is not a regular file is, by ``stat`` type
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def check_input_file(
+    path: str | os.PathLike, error: type[VafusionError] = VafusionError, what: str = "file"
+) -> Path:
+    """Check that ``path`` is a readable, non-empty regular file, or say why not.
+
+    Parameters
+    ----------
+    path : str or PathLike
+    error : VafusionError subclass
+        Raised with the path and one line: no such file, broken symbolic link, symbolic
+        link loop, a folder, a FIFO / socket / device (never opened: reading a FIFO would
+        block), permission denied, empty file.
+    what : str
+        What the file should be, for the messages ("media file", "CSV file").
+
+    Returns
+    -------
+    Path
+    """
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise error("symbolic link loop (the link leads back to itself)", p) from None
+        if p.is_symlink():
+            raise error(
+                f"broken symbolic link (to {os.readlink(p)}, which does not exist)", p
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise error("permission denied (a folder on the way is not readable)", p) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise error("no such file", p) from None
+        raise error(f"cannot read: {exc.strerror}", p) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"is a folder, not a {what}", p)
+    for test, kind in _NOT_REGULAR:
+        if test(st.st_mode):
+            raise error(f"is {kind}, not a {what}", p)
+    if not os.access(p, os.R_OK):
+        raise error("permission denied (file is not readable)", p)
+    if st.st_size == 0:
+        raise error("empty file (0 bytes)", p)
+    return p
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """Check, before any work, that ``path`` is or can be made a writable folder.
+
+    Nothing is created: the folder itself if it exists, else its nearest existing parent,
+    must be a writable folder.
+
+    Raises
+    ------
+    VafusionError
+        One line naming ``path``: it exists and is a file; a part of it is a file; it (or
+        the parent it would be created in) is not writable.
+    """
+    p = Path(path)
+    base = p
+    while not base.exists() and base != base.parent:
+        if base.is_symlink():
+            raise VafusionError(f"broken symbolic link in the output path ({base})", p)
+        base = base.parent
+    if not base.is_dir():
+        what = "exists and is a file" if base == p else f"{base} is a file"
+        raise VafusionError(f"cannot be used as an output folder: {what}", p)
+    if not os.access(base, os.W_OK | os.X_OK):
+        where = "the folder" if base == p else f"cannot create it in {base}:"
+        raise VafusionError(f"{where} not writable (permission denied or read-only file system)", p)
+    return p
+
+
+@contextlib.contextmanager
+def all_or_nothing(folder: str | os.PathLike, stem: str) -> Iterator[None]:
+    """Remove the ``<stem>.<ext>`` / ``<stem>_overlay.mp4`` files of ``folder`` written in
+    the block if it fails on a write (e.g. a full disk): no incomplete set of outputs is
+    left (files of earlier runs that the block did not touch stay).
+
+    Raises
+    ------
+    VafusionError
+        For an ``OSError`` (or a VafusionError from an atomic write) in the block: one
+        line naming the folder.
+    """
+    folder = Path(folder)
+
+    def mine(name: str) -> bool:  # <stem>.<ext> or <stem>_overlay.mp4, not <stem>.x.<ext>
+        rest = name[len(stem) :]
+        return name.startswith(stem) and (
+            (rest.startswith(".") and rest.count(".") == 1) or rest == "_overlay.mp4"
+        )
+
+    def snapshot() -> dict[Path, tuple[int, int]]:
+        out = {}
+        for f in folder.iterdir() if folder.is_dir() else []:
+            if mine(f.name):
+                with contextlib.suppress(OSError):
+                    st = f.stat()
+                    out[f] = (st.st_ino, st.st_mtime_ns)
+        return out
+
+    before = snapshot()
+    try:
+        yield
+    except (OSError, VafusionError) as exc:
+        if isinstance(exc, VafusionError) and not isinstance(exc.__cause__, OSError):
+            raise
+        for f, sig in snapshot().items():
+            if before.get(f) != sig:
+                with contextlib.suppress(OSError):
+                    f.unlink()
+        cause = exc if isinstance(exc, OSError) else exc.__cause__
+        reason = cause.strerror or str(cause)
+        raise VafusionError(
+            f"cannot write the outputs of {stem!r} ({reason}); none of them were kept", folder
+        ) from exc
 
 
 def confined(folder: str | os.PathLike, filename: str) -> Path:
@@ -128,3 +262,30 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _strict(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "shape", None) == ():  # numpy scalar
+        return _strict(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(obj: Any, indent: int | None = 2) -> str:
+    """Strict JSON of ``obj`` (NaN and infinities become ``null``; numpy scalars are
+    plain numbers), ending with a newline: never the bare ``NaN`` that JSON parsers reject."""
+    return json.dumps(_strict(obj), indent=indent, allow_nan=False) + "\n"
+
+
+def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes (read in ``chunk``-byte blocks)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

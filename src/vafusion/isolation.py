@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import pickle
 import signal
 import traceback
@@ -62,9 +63,10 @@ def _serve(conn, log_level: int) -> None:
 
     setup_logging(log_level)
     try:
-        from vafusion.log import set_verbosity
+        from vafusion.log import forward_progress, set_verbosity
 
         set_verbosity(log_level, progress=False)  # the parent draws the progress bars
+        forward_progress(lambda event: conn.send(("progress", event)))
     except (ImportError, TypeError, ValueError):  # pragma: no cover - older log module
         pass
     while True:
@@ -98,7 +100,11 @@ class IsolatedWorker:
     """
 
     def __init__(self, *, enabled: bool = True) -> None:
-        self.enabled = enabled
+        from multiprocessing import spawn
+
+        # a user who may not run the interpreter by its path (e.g. it lives in another
+        # user's home) cannot start a child: the calls then run in this process
+        self.enabled = enabled and os.access(spawn.get_executable(), os.X_OK)
         self._proc = None
         self._conn = None
 
@@ -141,9 +147,15 @@ class IsolatedWorker:
         if self._proc is None or not self._proc.is_alive():
             self.close()
             self._start()
+        from vafusion.log import ProgressRelay
+
+        relay = ProgressRelay()  # the child's progress bars, drawn here
         try:
             self._conn.send((fn, args, kwargs))
             status, value = self._conn.recv()
+            while status == "progress":
+                relay(value)
+                status, value = self._conn.recv()
         except (EOFError, ConnectionError, OSError):
             self._proc.join(timeout=10)
             code = self._proc.exitcode
@@ -152,6 +164,8 @@ class IsolatedWorker:
         except BaseException:  # Ctrl-C while waiting: do not leave the child running
             self.close(kill=True)
             raise
+        finally:
+            relay.close()
         if status == "err":
             raise value
         return value

@@ -1,6 +1,6 @@
 """``vafusion extract``, ``export``, ``store info`` and ``datasets check``.
 
-Thin wrappers over :func:`vafusion.extract.extract`, :func:`vafusion.store.export_video`,
+Thin wrappers over :func:`vafusion.extraction.extract`, :func:`vafusion.store.export_video`,
 :meth:`vafusion.store.FeatureStore.info` and :func:`vafusion.datasets.reconcile`.
 """
 
@@ -88,7 +88,7 @@ def extract_cmd(
 
     Exit code 1 if any video failed (failures are listed and recorded in the store).
     """
-    from vafusion.extract import extract
+    from vafusion.extraction import extract
 
     configs = None
     if backbone != "minixception" or backbone_option:
@@ -146,9 +146,7 @@ def store_info_cmd(
     """List videos, feature sets (config hash, shapes) and failures of a store."""
     from vafusion.store import FeatureStore
 
-    fs = FeatureStore(store, create=False)
-    if rebuild:
-        fs.rebuild_manifest()
+    fs = FeatureStore.rebuild(store) if rebuild else FeatureStore(store, create=False)
     info = fs.info()
     if as_json:
         print(json.dumps(info, indent=1))
@@ -156,6 +154,7 @@ def store_info_cmd(
     sets = sorted(info["feature_sets"])
     print(
         f"{info['root']}: {info['n_videos']} videos, {len(info['failures'])} failures, "
+        f"{len(info['damaged'])} damaged entries, "
         f"{info['bytes'] / 1e6:.1f} MB (store format v{info['store_version']})"
     )
     for name, s in sorted(info["feature_sets"].items()):
@@ -169,6 +168,12 @@ def store_info_cmd(
     _print_table("videos", ["video", "frames"] + sets, rows)
     if info["failures"]:
         _print_table("failures", ["video", "error"], [[v, e] for v, e in info["failures"].items()])
+    if info["damaged"]:
+        _print_table(
+            "damaged entries (re-extracted by 'vafusion extract')",
+            ["entry", "problem"],
+            [[k, e] for k, e in info["damaged"].items()],
+        )
 
 
 @datasets_app.command(

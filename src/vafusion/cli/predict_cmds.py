@@ -15,6 +15,8 @@ _PREDICT_EPILOG = examples(
     "vafusion predict a.mp4 b.mov --out results/ --face all --overlay",
     "vafusion predict recordings/ --out results/      # + results/index.html, summary.csv",
     "vafusion predict clip.mp4 --out results/ --model runs/gru/best.pt",
+    "vafusion predict call.wav --out results/            # voice only: arousal",
+    "vafusion predict clip.mp4 --out results/ --explain --model circumplex",
     "vafusion predict --live 0                       # camera 0",
     "vafusion predict --live rtsp://camera.local/stream",
     "vafusion predict --live talk.mp4 --realtime",
@@ -24,14 +26,20 @@ _PREDICT_EPILOG = examples(
 @app.command("predict", epilog=_PREDICT_EPILOG)
 def predict_cmd(
     videos: list[Path] = typer.Argument(
-        None, help="Video files or folders of videos.", readable=False
+        None, help="Video or audio files, or folders of videos.", readable=False
     ),
     out: Path = typer.Option(Path("vafusion-out"), "--out", "-o", help="Output folder."),
     model: str = typer.Option(
-        "default", "--model", "-m", help="'default' or a checkpoint file / run folder."
+        "default",
+        "--model",
+        "-m",
+        help="'default', 'circumplex' (the first model) or a checkpoint file / run folder.",
     ),
     face: str = typer.Option("main", "--face", help="main, left, right, all or a face id."),
     overlay: bool = typer.Option(False, "--overlay", help="Also write <stem>_overlay.mp4."),
+    explain: bool = typer.Option(
+        False, "--explain", help="Add per-cue contributions (contrib_* columns) to the CSV."
+    ),
     jobs: int = typer.Option(
         0,
         "--jobs",
@@ -95,8 +103,9 @@ def predict_cmd(
         raise ConfigError("give either --link-video or --no-video, not both")
     stress = StressConfig(valence_threshold=valence_threshold, arousal_threshold=arousal_threshold)
     mode = "none" if no_video else ("link" if link_video else "embed")
-    report = ReportOptions(video=mode, max_embed_mb=max_embed_mb)
-    mdl = model if model == "default" else load_model(model, smooth=smooth)
+    report = ReportOptions(video=mode, max_embed_mb=max_embed_mb, explain=explain)
+    builtin = model in ("default", "circumplex")
+    mdl = model if builtin else load_model(model, smooth=smooth)
     n_jobs = alias(jobs or None, workers, "--jobs", "--workers")
     if fmt == "abaw":
         results = predict_to_abaw(expand_videos(videos), out, mdl, face, jobs=n_jobs, stride=stride)

@@ -289,7 +289,9 @@ def feature_configs(
     Returns
     -------
     dict of str to dict
-        ``{set: {"config": dict, "config_hash": str, "version": str, "dim": int,
+        ``{set: {"config": dict, "pipeline": dict (the whole
+        :class:`~vafusion.extraction.PipelineConfig`, None in older stores), "config_hash":
+        str (the store key), "version": str, "dim": int,
         "long_form": bool, "face_selection": {"method": "choose_track", "subjects":
         [..]} or None}}``. ``config`` is None when the store did not record it.
 
@@ -326,6 +328,7 @@ def feature_configs(
         long_form = "face_id" in doc.get("arrays", {})
         out[fs] = {
             "config": config,
+            "pipeline": (doc.get("meta") or {}).get("pipeline"),
             "config_hash": next(iter(seen)),
             "version": str(doc.get("version", "")),
             "dim": int(doc.get("dim", 0)),

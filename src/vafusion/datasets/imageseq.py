@@ -2,22 +2,20 @@
 
 The media layer reads video files only; an AFEW-VA clip is a folder ``00001.png ...``.
 :func:`scan_images` mirrors :func:`vafusion.io.media.scan` (same ``VideoFrame`` objects,
-same ``VideoInfo``; ``has_audio=False``; timestamps ``i / fps``), and
-:func:`extract_image_features` mirrors :func:`vafusion.features.pipeline.extract_features`,
-so every feature set works on such clips (audio rows are all invalid: there is no audio).
+same ``VideoInfo``; ``has_audio=False``; timestamps ``i / fps``), and :class:`ImageSequence`
+is a :class:`~vafusion.io.media.FrameSource`, so every feature set works on such clips
+(audio rows are all invalid: there is no audio).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from vafusion.errors import MediaError
-from vafusion.features.base import FeatureTable
 from vafusion.io.media import VideoFrame, VideoInfo
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -119,18 +117,32 @@ def scan_images(
     return info, np.arange(n, dtype=np.float64) / fps
 
 
-def extract_image_features(
-    folder: str | os.PathLike,
-    extractors: Sequence[Any],
-    *,
-    fps: float = 25.0,
-    tracker: Any = None,
-    max_side: int | None = 1280,
-) -> tuple[VideoInfo, dict[str, FeatureTable]]:
-    """:func:`~vafusion.features.pipeline.extract_features` for a frame folder."""
-    from vafusion.features.pipeline import extract_features
+class ImageSequence:
+    """A folder of numbered frame images as a frame source for
+    :meth:`vafusion.extraction.Pipeline.process` (no audio).
 
-    def source(on_frame, max_side):
-        return scan_images(folder, on_frame, fps=fps, max_side=max_side)
+    Parameters
+    ----------
+    folder : str or PathLike
+    fps : float, default 25
+        AFEW-VA's rate; timestamps are ``i / fps``.
+    max_side : int, optional
+        Downscale so the longer side is at most this.
+    """
 
-    return extract_features(folder, extractors, tracker=tracker, max_side=max_side, source=source)
+    def __init__(
+        self, folder: str | os.PathLike, *, fps: float = 25.0, max_side: int | None = None
+    ) -> None:
+        self.path = str(folder)
+        self.fps = fps
+        self.max_side = max_side
+
+    def scan(
+        self, on_frame: Callable[[VideoFrame], None] | None = None
+    ) -> tuple[VideoInfo, np.ndarray]:
+        """Read every frame once (see :func:`scan_images`)."""
+        return scan_images(self.path, on_frame, fps=self.fps, max_side=self.max_side)
+
+    def audio(self, sample_rate: int = 16_000, duration_s: float | None = None) -> None:
+        """A folder of images has no audio."""
+        return None

@@ -2,9 +2,8 @@
 
 Public API (imported lazily: the backbones need torch / onnxruntime)
 
-* :class:`~vafusion.expression.extractor.ExpressionExtractor`,
-  :class:`~vafusion.expression.extractor.ExpressionConfig`,
-  :func:`~vafusion.expression.extractor.extract_expression`: the ``expression`` feature set.
+* :class:`~vafusion.expression.extractor.ExpressionSet`,
+  :class:`~vafusion.expression.extractor.ExpressionConfig`: the ``expression`` feature set.
 * :class:`~vafusion.expression.backbone.ExpressionBackbone`,
   :func:`~vafusion.expression.backbone.load_backbone`,
   :func:`~vafusion.expression.backbone.register_backbone`: backbones
@@ -20,9 +19,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "ExpressionExtractor": "vafusion.expression.extractor",
+    "ExpressionSet": "vafusion.expression.extractor",
     "ExpressionConfig": "vafusion.expression.extractor",
-    "extract_expression": "vafusion.expression.extractor",
     "expression_columns": "vafusion.expression.extractor",
     "ExpressionBackbone": "vafusion.expression.backbone",
     "BackboneOutput": "vafusion.expression.backbone",
@@ -32,7 +30,7 @@ _EXPORTS = {
     "backbone_kinds": "vafusion.expression.backbone",
     "MiniXception": "vafusion.expression.minixception",
     "load_minixception": "vafusion.expression.minixception",
-    "FER_EMOTIONS": "vafusion.expression.minixception",
+    "FER_EMOTIONS": "vafusion.expression.fer",
     "read_openface_csv": "vafusion.expression.openface",
     "import_openface": "vafusion.expression.openface",
     "openface_columns": "vafusion.expression.openface",

@@ -19,9 +19,6 @@ by one batch of crops plus the output values).
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +31,8 @@ from vafusion.expression.backbone import (
     load_backbone,
     parse_options,
 )
-from vafusion.features.base import FeatureTable
-from vafusion.io.media import VideoFrame, VideoInfo
+from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
+from vafusion.io.media import FrameSource, VideoFrame, VideoInfo
 from vafusion.log import get_logger
 
 log = get_logger("expression")
@@ -83,8 +80,8 @@ def expression_columns(backbone: ExpressionBackbone) -> list[str]:
     ]
 
 
-class ExpressionExtractor:
-    """Frame consumer computing expression embeddings of every tracked face.
+class ExpressionSet(FeatureSet):
+    """The ``expression`` feature set: the loaded backbone, shared by every video.
 
     Parameters
     ----------
@@ -94,45 +91,55 @@ class ExpressionExtractor:
 
     Examples
     --------
-    >>> from vafusion.features.pipeline import extract_features
-    >>> ext = ExpressionExtractor()  # doctest: +SKIP
-    >>> info, tables = extract_features("clip.mp4", [ext])  # doctest: +SKIP
-    >>> tables["expression"].columns[-1]  # doctest: +SKIP
+    >>> from vafusion.extraction import Pipeline
+    >>> with Pipeline(features="expression") as pipe:  # doctest: +SKIP
+    ...     table = pipe.process("clip.mp4")["expression"]
+    >>> table.columns[-1]  # doctest: +SKIP
     'emo_neutral'
     """
 
     name = "expression"
+    config_class = ExpressionConfig
+    needs_frames = True
     needs_faces = True
+    version = EXPRESSION_VERSION
 
     def __init__(
         self, config: ExpressionConfig | None = None, backbone: ExpressionBackbone | None = None
     ) -> None:
-        self.config = config or ExpressionConfig()
+        super().__init__(config)
         threads = self.config.num_threads or default_num_threads()
         self.backbone = backbone or load_backbone(
             self.config.backbone, self.config.backbone_options, num_threads=threads
         )
-        self.columns = expression_columns(self.backbone)
-        self._reset(None)
 
-    # ------------------------------------------------------------------ identity
+    @property
+    def columns(self) -> list[str]:
+        """``expr_*`` then ``emo_*`` (see :func:`expression_columns`)."""
+        return expression_columns(self.backbone)
+
     def identity(self) -> dict:
-        """Config + backbone identity (kind, path, sha256, options): what the hash covers."""
-        cfg = config_to_dict(self.config)
-        cfg.pop("num_threads")  # does not change the values
-        cfg.pop("batch_size")
-        return {"version": EXPRESSION_VERSION, "config": cfg, "backbone": self.backbone.identity()}
+        """Config + backbone identity (kind, path, sha256, options): what the key covers."""
+        ident = super().identity()
+        ident["config"].pop("num_threads")  # do not change the values
+        ident["config"].pop("batch_size")
+        ident["backbone"] = self.backbone.identity()
+        return ident
 
-    def config_hash(self) -> str:
-        """Short hash of :meth:`identity`: differs between backbones (and their files)."""
-        payload = json.dumps(self.identity(), sort_keys=True, default=str)
-        return hashlib.sha256(payload.encode()).hexdigest()[:10]
+    def accumulator(self, source: FrameSource) -> ExpressionAccumulator:
+        """Per-video state: pending crops and finished batches."""
+        return ExpressionAccumulator(self)
 
-    # ------------------------------------------------------------------ consumer protocol
-    def _reset(self, path: str | os.PathLike | None) -> None:
+
+class ExpressionAccumulator(Accumulator):
+    """One video's expression rows; crops run through the backbone a batch at a time."""
+
+    def __init__(self, feature_set: ExpressionSet) -> None:
         from vafusion.faces.subjects import TrackStats
 
-        self._path = path
+        self.feature_set = feature_set
+        self.backbone = feature_set.backbone
+        self.batch_size = feature_set.config.batch_size
         self._frames: list[int] = []
         self._fids: list[int] = []
         self._times: list[float] = []
@@ -141,10 +148,6 @@ class ExpressionExtractor:
         self._pending: list[np.ndarray] = []  # crops waiting for the next batch
         self._stats = TrackStats()
         self._crop_shape: tuple[int, ...] | None = None
-
-    def begin(self, path: str | os.PathLike, max_side: int | None) -> None:
-        """Start a new video."""
-        self._reset(path)
 
     def _usable(self, crop: np.ndarray | None) -> bool:
         if crop is None:
@@ -173,7 +176,7 @@ class ExpressionExtractor:
         self._ok.append(crop is not None)
         if crop is not None:
             self._pending.append(np.asarray(crop))
-            if len(self._pending) >= self.config.batch_size:
+            if len(self._pending) >= self.batch_size:
                 self._run_batch()
 
     def _run_batch(self) -> None:
@@ -186,17 +189,18 @@ class ExpressionExtractor:
             parts.append(out.probs)
         self._chunks.append(np.concatenate(parts, axis=1).astype(np.float32))
 
-    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+    def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """Finish the video and return its long-form table (see the module docstring)."""
         from vafusion.faces.subjects import complete_long_form
 
         self._run_batch()
+        columns = self.feature_set.columns
         ts_all = np.asarray(timestamps, dtype=np.float64)
         n = len(ts_all)
         frame = np.asarray(self._frames, dtype=np.int64)
         fid = np.asarray(self._fids, dtype=np.int64)
         ok = np.asarray(self._ok, dtype=bool)
-        values = np.full((len(frame), len(self.columns)), np.nan, dtype=np.float32)
+        values = np.full((len(frame), len(columns)), np.nan, dtype=np.float32)
         if self._chunks:
             values[ok] = np.concatenate(self._chunks)
         # frames never pushed (should not happen in one decode pass): one invalid row each
@@ -217,33 +221,17 @@ class ExpressionExtractor:
             "n_face_rows": int((fid >= 0).sum()),
             "n_valid": int(ok.sum()),
             "backbone": self.backbone.identity(),
-            "config": config_to_dict(self.config),
-            "config_hash": self.config_hash(),
+            "config": config_to_dict(self.feature_set.config),
             "embedding_dim": self.backbone.embedding_dim,
             "class_names": list(self.backbone.class_names),
         }
-        self._reset(None)
         return FeatureTable(
-            name=self.name,
+            name=ExpressionSet.name,
             frame=frame,
             timestamp=timestamp,
             values=values,
-            columns=list(self.columns),
+            columns=list(columns),
             valid=ok,
             face_id=fid,
             meta=meta,
         )
-
-    def process(self, path: str | os.PathLike, tracker=None) -> FeatureTable:
-        """Decode ``path``, track faces and return the expression table (one pass)."""
-        from vafusion.features.pipeline import extract_features
-
-        _, tables = extract_features(path, [self], tracker=tracker)
-        return tables[self.name]
-
-
-def extract_expression(
-    path: str | os.PathLike, config: ExpressionConfig | None = None
-) -> FeatureTable:
-    """Long-form expression features of one video (see :class:`ExpressionExtractor`)."""
-    return ExpressionExtractor(config).process(path)

@@ -26,7 +26,6 @@ groups in the file and are skipped when loading weights.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -85,15 +84,6 @@ class KerasLayer:
     config: dict[str, Any]
     inputs: list[str]
     weights: dict[str, np.ndarray] = field(default_factory=dict)
-
-
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_keras_h5(path: str | os.PathLike) -> tuple[list[KerasLayer], dict[str, Any]]:

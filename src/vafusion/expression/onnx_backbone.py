@@ -20,11 +20,12 @@ from vafusion.expression.backbone import (
     probe_dims,
     softmax,
 )
-from vafusion.expression.keras_h5 import file_sha256
+from vafusion.fileio import file_sha256
 
 
-def cpu_session(path: str, num_threads: int, what: str = "the model"):
-    """An ONNX Runtime CPU session (quiet, ``num_threads`` intra-op threads).
+def cpu_session(path: str | bytes, num_threads: int, what: str = "the model"):
+    """An ONNX Runtime CPU session (quiet, ``num_threads`` intra-op threads) of a model file
+    (or of the model's serialised bytes).
 
     Raises
     ------
@@ -38,9 +39,11 @@ def cpu_session(path: str, num_threads: int, what: str = "the model"):
     so.inter_op_num_threads = 1
     so.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        model = path if isinstance(path, bytes) else str(path)
+        return ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types
-        raise ModelError(f"ONNX Runtime cannot load {what}: {exc}", path) from None
+        where = None if isinstance(path, bytes) else path
+        raise ModelError(f"ONNX Runtime cannot load {what}: {exc}", where) from None
 
 
 def pool_embedding(x: np.ndarray, layout: str) -> np.ndarray:

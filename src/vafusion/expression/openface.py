@@ -34,6 +34,7 @@ import numpy as np
 
 from vafusion.errors import AnnotationError
 from vafusion.features.base import FeatureTable
+from vafusion.fileio import file_sha256
 from vafusion.log import get_logger
 
 log = get_logger("openface")
@@ -141,15 +142,11 @@ def openface_layout(columns: Sequence[str]) -> str:
     return "2.2" if cols & newer else "2.0"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def openface_hash(csv_paths: Sequence[str | os.PathLike], tolerance: int) -> str:
     """Short hash keying an import in the feature store (the CSVs' bytes + settings)."""
     payload = {
         "source": "openface",
-        "csv_sha256": [_sha256(Path(p)) for p in csv_paths],
+        "csv_sha256": [file_sha256(Path(p)) for p in csv_paths],
         "tolerance": tolerance,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]

@@ -27,8 +27,8 @@ from vafusion.expression.backbone import (
     softmax,
     torch_threads,
 )
-from vafusion.expression.keras_h5 import file_sha256
 from vafusion.expression.onnx_backbone import _class_names, pool_embedding
+from vafusion.fileio import file_sha256
 
 
 def _pick(out: Any, key: str, path: str) -> Any:

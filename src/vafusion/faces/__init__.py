@@ -6,7 +6,7 @@ Public API
   full-range detection + one 478-point MediaPipe face mesh per track, stable ``face_id``.
 - :class:`~vafusion.faces.types.FaceObservation`: one face in one frame (box, mesh,
   aligned 112x112 crop).
-- :class:`~vafusion.faces.facepose.FacePoseExtractor`,
+- :class:`~vafusion.faces.facepose.FacePoseSet`,
   :class:`~vafusion.faces.facepose.FacePoseConfig`: the ``facepose`` feature set
   (OpenFace-compatible column names, :func:`~vafusion.faces.columns.facepose_columns`).
 - :func:`~vafusion.faces.subjects.select_face`: dense per-frame table of ``main``,

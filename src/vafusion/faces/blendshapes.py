@@ -119,8 +119,8 @@ class BlendshapeModel:
         num_threads: int = 1,
         expected_sha256: str | None = None,
     ) -> None:
-        from vafusion.expression.keras_h5 import file_sha256
         from vafusion.expression.onnx_backbone import cpu_session
+        from vafusion.fileio import file_sha256
 
         self.path = str(path or default_model_path())
         if expected_sha256 is None:

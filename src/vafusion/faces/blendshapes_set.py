@@ -20,29 +20,28 @@ Output
     Long form like ``facepose`` (:mod:`vafusion.faces.subjects`): one row per frame per
     face present, or one invalid row (``face_id = -1``, NaN) for a frame without a face.
     ``valid_column = "face_valid"``; ``meta`` holds ``version``, ``tracks``, ``n_frames``,
-    the config, its hash and the model's sha256.
+    the config and the model's sha256.
 
 The loaded network (:class:`~vafusion.faces.blendshapes.BlendshapeModel`) is the part shared
 between videos (and threads); everything about one video lives in a
-:class:`BlendshapesAccumulator`, made by :meth:`BlendshapesExtractor.accumulator`.
+:class:`BlendshapesAccumulator`, made by :meth:`BlendshapesSet.accumulator`.
 """
 
 from __future__ import annotations
 
-import os
+import threading
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from vafusion.config import config_hash, config_to_dict
+from vafusion.config import config_to_dict
 from vafusion.errors import ConfigError
 from vafusion.faces.blendshapes import BLENDSHAPE_COLUMNS, BlendshapeModel
 from vafusion.faces.subjects import TrackStats, complete_long_form
-from vafusion.faces.tracker import TrackerConfig
 from vafusion.faces.types import FaceObservation
-from vafusion.features.base import FeatureTable
-from vafusion.io.media import VideoFrame, VideoInfo
+from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
+from vafusion.io.media import FrameSource, VideoFrame, VideoInfo
 from vafusion.log import get_logger
 
 log = get_logger("faces")
@@ -57,8 +56,6 @@ class BlendshapesConfig:
 
     Attributes
     ----------
-    tracker : TrackerConfig
-        Face detection/tracking settings (used when the pipeline creates the tracker).
     neutral : bool
         Add the per-track ``bs_*_delta`` columns (see module docstring).
     neutral_window : int
@@ -72,7 +69,6 @@ class BlendshapesConfig:
         ONNX Runtime threads of the network.
     """
 
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     neutral: bool = False
     neutral_window: int = 300
     neutral_stride: int = 3
@@ -126,8 +122,8 @@ class NeutralReservoir:
         return np.median(np.stack(self.samples), axis=0)
 
 
-class BlendshapesAccumulator:
-    """The per-video state of the blendshapes set (frame consumer protocol).
+class BlendshapesAccumulator(Accumulator):
+    """The per-video state of the blendshapes set.
 
     Parameters
     ----------
@@ -179,7 +175,7 @@ class BlendshapesAccumulator:
             deltas[rows] = scores[rows] - res.update(scores[rows])[None]
         return deltas
 
-    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+    def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """Finish the video: the long-form table (see module docstring)."""
         self._flush()
         n = len(timestamps)
@@ -200,10 +196,9 @@ class BlendshapesAccumulator:
             "tracks": tracks,
             "model_sha256": self.model.sha256,
             "config": config_to_dict(self.config),
-            "config_hash": config_hash(self.config),
         }
         return FeatureTable(
-            name=BlendshapesExtractor.name,
+            name=BlendshapesSet.name,
             frame=frame,
             timestamp=np.asarray(timestamps, dtype=np.float64)[frame],
             values=values,
@@ -214,7 +209,7 @@ class BlendshapesAccumulator:
         )
 
 
-class BlendshapesExtractor:
+class BlendshapesSet(FeatureSet):
     """The blendshapes feature set (see module docstring).
 
     Parameters
@@ -225,44 +220,39 @@ class BlendshapesExtractor:
     """
 
     name = "blendshapes"
+    config_class = BlendshapesConfig
+    needs_frames = True
     needs_faces = True
+    version = BLENDSHAPES_VERSION
 
     def __init__(
         self, config: BlendshapesConfig | None = None, model: BlendshapeModel | None = None
     ) -> None:
-        self.config = config or BlendshapesConfig()
-        self.columns = blendshape_columns(self.config.neutral)
-        self.tracker_config = self.config.tracker
+        super().__init__(config)
         self._model = model
-        self._video: BlendshapesAccumulator | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def columns(self) -> list[str]:
+        """``bs_*`` (and ``bs_*_delta``) column names."""
+        return blendshape_columns(self.config.neutral)
 
     @property
     def model(self) -> BlendshapeModel:
-        """The loaded network (shared by every video this extractor processes)."""
-        if self._model is None:
-            self._model = BlendshapeModel(num_threads=self.config.num_threads)
+        """The loaded network (shared by every video and thread of this set)."""
+        with self._lock:
+            if self._model is None:
+                self._model = BlendshapeModel(num_threads=self.config.num_threads)
         return self._model
 
-    def config_hash(self) -> str:
-        """Hash of the settings that change the features (the model is fixed per version)."""
-        return config_hash(self.config)
+    def identity(self) -> dict:
+        """Config (minus batch size and threads) and the network's sha256."""
+        ident = super().identity()
+        ident["config"].pop("batch_faces")
+        ident["config"].pop("num_threads")
+        ident["model_sha256"] = self.model.sha256
+        return ident
 
-    def accumulator(self) -> BlendshapesAccumulator:
-        """Fresh per-video state sharing this extractor's loaded model."""
+    def accumulator(self, source: FrameSource) -> BlendshapesAccumulator:
+        """Fresh per-video state sharing this set's loaded model."""
         return BlendshapesAccumulator(self.model, self.config)
-
-    # ---------------------------------------------------------------- consumer protocol
-    def begin(self, path: str | os.PathLike, max_side: int | None) -> None:
-        """Start a new video."""
-        self._video = self.accumulator()
-
-    def push(self, frame: VideoFrame, faces: list[FaceObservation]) -> None:
-        """Buffer one frame's faces."""
-        assert self._video is not None, "begin() first"
-        self._video.push(frame, faces)
-
-    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
-        """Finish the video and return its table."""
-        assert self._video is not None, "begin() first"
-        table, self._video = self._video.end(info, timestamps), None
-        return table

@@ -1,7 +1,7 @@
 """The "facepose" feature set: OpenFace-compatible head pose, gaze, landmarks, AUs, geometry.
 
-:class:`FacePoseExtractor` is a frame consumer of
-:func:`vafusion.features.pipeline.extract_features`: it receives every frame's
+:class:`FacePoseSet` is a feature set of :class:`vafusion.extraction.Pipeline`: its
+per-video :class:`FacePoseAccumulator` receives every frame's
 :class:`~vafusion.faces.types.FaceObservation` list, buffers meshes per track, and computes
 features in vectorised chunks of ``chunk_frames`` frames per track (so the per-frame cost
 during decoding is a copy).
@@ -24,15 +24,13 @@ Output
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from vafusion.config import config_hash, config_to_dict
+from vafusion.config import config_to_dict
 from vafusion.errors import ConfigError
 from vafusion.faces.align import aligned_path, write_aligned
 from vafusion.faces.aus import au_intensities, au_measures
@@ -48,10 +46,9 @@ from vafusion.faces.pose import (
     normalise_mesh,
 )
 from vafusion.faces.subjects import TrackStats, complete_long_form
-from vafusion.faces.tracker import TrackerConfig
 from vafusion.faces.types import FaceObservation
-from vafusion.features.base import FeatureTable
-from vafusion.io.media import VideoFrame, VideoInfo
+from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
+from vafusion.io.media import FrameSource, VideoFrame, VideoInfo
 from vafusion.log import get_logger
 
 log = get_logger("faces")
@@ -59,12 +56,11 @@ log = get_logger("faces")
 
 @dataclass(frozen=True)
 class FacePoseConfig:
-    """Settings of the facepose feature set.
+    """Settings of the facepose feature set (face tracking is the pipeline's, see
+    :class:`vafusion.extraction.PipelineConfig`).
 
     Attributes
     ----------
-    tracker : TrackerConfig
-        Face detection/tracking settings (used when the pipeline creates the tracker).
     focal_length : float
         Camera focal length in pixels of the original frame; 0 = OpenFace's default
         ``500 * (W / 640 + H / 480) / 2``.
@@ -76,10 +72,9 @@ class FacePoseConfig:
         One sample every this many frames of a track.
     aligned_dir : str
         If set, aligned crops are written to ``<aligned_dir>/<video stem>/<00001>.jpg``
-        (face 0; ``<stem>_face<k>`` for other tracks). Not part of the config hash.
+        (face 0; ``<stem>_face<k>`` for other tracks). Not part of the key.
     """
 
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     focal_length: float = 0.0
     chunk_frames: int = 256
     neutral_window: int = 300
@@ -96,7 +91,7 @@ class FacePoseConfig:
 
 
 @dataclass
-class _TrackBuffer:
+class TrackState:
     frames: list = field(default_factory=list)
     meshes: list = field(default_factory=list)
     scores: list = field(default_factory=list)
@@ -105,7 +100,7 @@ class _TrackBuffer:
     neutral_measures: deque = field(default_factory=deque)
 
 
-class FacePoseExtractor:
+class FacePoseSet(FeatureSet):
     """OpenFace-style "FacePose" features of every tracked face (see module docstring).
 
     Parameters
@@ -114,29 +109,33 @@ class FacePoseExtractor:
     """
 
     name = "facepose"
+    config_class = FacePoseConfig
+    needs_frames = True
     needs_faces = True
+    version = FACEPOSE_VERSION
+    output_only = ("aligned_dir",)
 
-    def __init__(self, config: FacePoseConfig | None = None) -> None:
-        self.config = config or FacePoseConfig()
+    @property
+    def columns(self) -> list[str]:
+        """Column names (:func:`~vafusion.faces.columns.facepose_columns`)."""
+        return facepose_columns()
+
+    def accumulator(self, source: FrameSource) -> FacePoseAccumulator:
+        """Per-video state (track buffers, running neutrals)."""
+        return FacePoseAccumulator(self.config, source.path)
+
+
+class FacePoseAccumulator(Accumulator):
+    """One video's facepose state: buffers meshes per track, computes them per chunk."""
+
+    def __init__(self, config: FacePoseConfig, path: str) -> None:
+        self.config = config
         self.columns = facepose_columns()
-        self.tracker_config = self.config.tracker
-        self._reset(None)
-
-    def config_hash(self) -> str:
-        """Hash of the settings that change the features (``aligned_dir`` excluded)."""
-        return config_hash(dataclasses.replace(self.config, aligned_dir=""))
-
-    # ---------------------------------------------------------------- consumer protocol
-    def _reset(self, path) -> None:
         self._path = path
-        self._buffers: dict[int, _TrackBuffer] = {}
+        self._buffers: dict[int, TrackState] = {}
         self._rows: list[tuple[np.ndarray, int, np.ndarray]] = []
         self._stats = TrackStats()
         self._size: tuple[int, int] | None = None
-
-    def begin(self, path: str | os.PathLike, max_side: int | None) -> None:
-        """Start a new video."""
-        self._reset(path)
 
     def push(self, frame: VideoFrame, faces: list[FaceObservation]) -> None:
         """Buffer the faces of one frame (features are computed per chunk)."""
@@ -145,18 +144,18 @@ class FacePoseExtractor:
             self._size = (int(round(w / frame.scale)), int(round(h / frame.scale)))
         self._stats.add(frame.index, faces)
         for face in faces:
-            buf = self._buffers.setdefault(face.face_id, _TrackBuffer())
+            buf = self._buffers.setdefault(face.face_id, TrackState())
             buf.frames.append(frame.index)
             buf.meshes.append(np.asarray(face.landmarks, dtype=np.float32))
             buf.scores.append(float(face.score))
             if len(buf.frames) >= self.config.chunk_frames:
                 self._flush(face.face_id)
-            if self.config.aligned_dir and self._path is not None:
+            if self.config.aligned_dir:
                 stem = Path(self._path).stem
                 dest = aligned_path(self.config.aligned_dir, stem, frame.index, face.face_id)
                 write_aligned(dest, face.aligned)
 
-    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+    def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """Finish the video: long-form table (see module docstring)."""
         for fid in list(self._buffers):
             self._flush(fid)
@@ -183,11 +182,9 @@ class FacePoseExtractor:
             "focal_length": self.config.focal_length or default_focal(width, height),
             "tracks": tracks,
             "config": config_to_dict(self.config),
-            "config_hash": self.config_hash(),
         }
-        self._reset(None)
         return FeatureTable(
-            name=self.name,
+            name=FacePoseSet.name,
             frame=frame,
             timestamp=np.asarray(timestamps, dtype=np.float64)[frame],
             values=values,
@@ -197,7 +194,6 @@ class FacePoseExtractor:
             meta=meta,
         )
 
-    # ---------------------------------------------------------------- computation
     def _flush(self, face_id: int) -> None:
         buf = self._buffers[face_id]
         if not buf.frames:
@@ -213,7 +209,7 @@ class FacePoseExtractor:
 
 
 def update_neutral(
-    state: _TrackBuffer,
+    state: TrackState,
     norm: np.ndarray,
     measures: np.ndarray,
     config: FacePoseConfig,
@@ -223,7 +219,7 @@ def update_neutral(
 
     Parameters
     ----------
-    state : _TrackBuffer
+    state : TrackState
         The track's state (updated in place).
     norm : numpy.ndarray, shape (B, 468, 3)
         Pose-normalised meshes of the chunk.
@@ -258,7 +254,7 @@ def compute_facepose(
     scores: np.ndarray,
     size: tuple[int, int],
     config: FacePoseConfig,
-    state: _TrackBuffer | None = None,
+    state: TrackState | None = None,
     first_index: int = 0,
 ) -> np.ndarray:
     """Facepose rows for a chunk of one track's meshes.
@@ -282,7 +278,7 @@ def compute_facepose(
     numpy.ndarray, shape (B, D), float32
         Columns :func:`~vafusion.faces.columns.facepose_columns`.
     """
-    state = state if state is not None else _TrackBuffer()
+    state = state if state is not None else TrackState()
     width, height = size
     focal = config.focal_length or None
     fit = fit_pose(meshes, width, height, focal)

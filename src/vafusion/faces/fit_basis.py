@@ -5,7 +5,7 @@ Usage::
     python -m vafusion.faces.fit_basis OUT.npz VIDEO [VIDEO ...] [--held-out VIDEO ...]
 
 Every face track of every video is tracked, pose-normalised and made relative to its
-running neutral exactly as :class:`~vafusion.faces.facepose.FacePoseExtractor` does, and the
+running neutral exactly as :class:`~vafusion.faces.facepose.FacePoseSet` does, and the
 pooled deformations are reduced by PCA (:func:`~vafusion.faces.expression_pca.fit_geometry_pca`).
 ``--held-out`` videos are not fitted on: the share of their variance the basis explains is
 printed (and that of a random basis of the same size).
@@ -21,10 +21,10 @@ import numpy as np
 from vafusion.faces.aus import au_measures
 from vafusion.faces.columns import N_GEOMETRY
 from vafusion.faces.expression_pca import N_MESH, fit_geometry_pca
-from vafusion.faces.facepose import FacePoseConfig, _TrackBuffer, update_neutral
+from vafusion.faces.facepose import FacePoseConfig, TrackState, update_neutral
 from vafusion.faces.pose import fit_pose, normalise_mesh
-from vafusion.faces.tracker import FaceTracker
-from vafusion.io.media import iter_frames
+from vafusion.faces.tracker import FaceTracker, TrackerConfig
+from vafusion.io.media import Video
 
 
 def video_deformations(path: str | Path, config: FacePoseConfig | None = None) -> np.ndarray:
@@ -35,11 +35,10 @@ def video_deformations(path: str | Path, config: FacePoseConfig | None = None) -
     numpy.ndarray, shape (N, 468, 3), float32
     """
     config = config or FacePoseConfig()
-    tracker = FaceTracker(config.tracker)
-    tracker.reset()
+    tracker = FaceTracker(TrackerConfig())  # the default pipeline's tracker
     per_track: dict[int, list[np.ndarray]] = {}
     size = None
-    for frame in iter_frames(path, max_side=1280):
+    for frame in Video(path, max_side=1280).frames():
         if size is None:
             h, w = frame.image.shape[:2]
             size = (round(w / frame.scale), round(h / frame.scale))
@@ -48,7 +47,7 @@ def video_deformations(path: str | Path, config: FacePoseConfig | None = None) -
     tracker.close()
     out = []
     for meshes in per_track.values():
-        state = _TrackBuffer()
+        state = TrackState()
         arr = np.stack(meshes).astype(np.float64)
         for start in range(0, len(arr), config.chunk_frames):
             chunk = arr[start : start + config.chunk_frames]

@@ -31,16 +31,14 @@ and is the rate most speech-emotion models expect. Change it with ``sample_rate`
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from vafusion.config import config_hash, config_to_dict
+from vafusion.config import config_to_dict
 from vafusion.errors import ConfigError
-from vafusion.features.base import FeatureTable
-from vafusion.io.media import AudioSignal, VideoInfo, load_audio, scan
+from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
+from vafusion.io.media import AudioSignal, FrameSource, VideoInfo
 from vafusion.log import get_logger
 
 log = get_logger("audio")
@@ -263,21 +261,14 @@ def compute_audio_features(
     return values, valid
 
 
-class SegmentAudioExtractor:
+class SegmentAudioSet(FeatureSet):
     """Shared driver of the per-frame audio feature sets (``audio``, ``egemaps``).
 
-    Subclasses set ``name`` and ``config`` (with a ``sample_rate``) and implement
-    ``columns`` and :meth:`compute_from_signal`; this class decodes the audio on the video
-    time axis, warns about missing audio and packages the :class:`FeatureTable`.
+    Subclasses set ``name`` and ``config_class`` (a config with a ``sample_rate``) and
+    implement ``columns`` and :meth:`compute_from_signal`; this class decodes the audio on
+    the video time axis, warns about missing audio and packages the :class:`FeatureTable`.
+    Stateless: one instance serves every video and thread.
     """
-
-    name: str
-    config: Any
-
-    @property
-    def columns(self) -> list[str]:
-        """Output column names."""
-        raise NotImplementedError
 
     def compute_from_signal(
         self, audio: AudioSignal | None, timestamps: np.ndarray, fps: float | None = None
@@ -285,17 +276,16 @@ class SegmentAudioExtractor:
         """Per-frame ``values`` (N, D) float32 (NaN where invalid) and ``valid`` (N,)."""
         raise NotImplementedError
 
-    def config_hash(self) -> str:
-        """Short hash identifying this extractor's settings."""
-        return config_hash(self.config)
+    def accumulator(self, source: FrameSource) -> Accumulator:
+        """Audio needs no frame: the accumulator only finishes (see :meth:`compute`)."""
+        return _SignalAccumulator(self, source)
 
-    def compute(
-        self, path: str | os.PathLike, info: VideoInfo, timestamps: np.ndarray
-    ) -> FeatureTable:
+    def compute(self, source: FrameSource, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """Features for a video whose frame times are already known (one decode pass)."""
         audio = None
         if info.has_audio:
-            audio = load_audio(path, self.config.sample_rate, duration_s=info.duration_s)
+            audio = source.audio(self.config.sample_rate, duration_s=info.duration_s)
+        path = source.path
         if audio is None:
             log.warning("%s: no audio stream; %s features are marked invalid", path, self.name)
         values, valid = self.compute_from_signal(audio, timestamps, fps=info.fps)
@@ -316,13 +306,17 @@ class SegmentAudioExtractor:
             meta={"config": config_to_dict(self.config), "has_audio": audio is not None},
         )
 
-    def process(self, path: str | os.PathLike) -> FeatureTable:
-        """Decode ``path`` and return its per-frame features, shape (n_frames, D)."""
-        info, timestamps = scan(path)
-        return self.compute(path, info, timestamps)
+
+class _SignalAccumulator(Accumulator):
+    def __init__(self, feature_set: SegmentAudioSet, source: FrameSource) -> None:
+        self.feature_set = feature_set
+        self.source = source
+
+    def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+        return self.feature_set.compute(self.source, info, timestamps)
 
 
-class AudioExtractor(SegmentAudioExtractor):
+class AudioSet(SegmentAudioSet):
     """The ``audio`` feature set (paper: MFCC 40 + mel 128 per video frame).
 
     Parameters
@@ -331,15 +325,15 @@ class AudioExtractor(SegmentAudioExtractor):
 
     Examples
     --------
-    >>> table = AudioExtractor().process("clip.mp4")  # doctest: +SKIP
+    >>> from vafusion.extraction import Pipeline
+    >>> with Pipeline(features="audio") as pipe:  # doctest: +SKIP
+    ...     table = pipe.process("clip.mp4")["audio"]
     >>> table.values.shape  # doctest: +SKIP
     (472, 168)
     """
 
     name = "audio"
-
-    def __init__(self, config: AudioConfig | None = None) -> None:
-        self.config = config or AudioConfig()
+    config_class = AudioConfig
 
     @property
     def columns(self) -> list[str]:
@@ -351,10 +345,3 @@ class AudioExtractor(SegmentAudioExtractor):
     ) -> tuple[np.ndarray, np.ndarray]:
         """See :func:`compute_audio_features`."""
         return compute_audio_features(audio, timestamps, self.config, fps=fps)
-
-
-def extract_audio_features(
-    path: str | os.PathLike, config: AudioConfig | None = None
-) -> FeatureTable:
-    """Per-frame audio features of one video (see :class:`AudioExtractor`)."""
-    return AudioExtractor(config).process(path)

@@ -11,13 +11,14 @@ the LLD-average is the per-frame analogue. Requires the optional ``opensmile`` d
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from vafusion.errors import ConfigError
 from vafusion.features.audio import (
-    SegmentAudioExtractor,
+    SegmentAudioSet,
     audio_coverage,
     column_ranges,
     segment_bounds,
@@ -65,14 +66,18 @@ def _smile():
     )
 
 
-class EgemapsExtractor(SegmentAudioExtractor):
+class EgemapsSet(SegmentAudioSet):
     """The ``egemaps`` feature set: 25 eGeMAPS LLDs averaged per video frame."""
 
     name = "egemaps"
+    config_class = EgemapsConfig
 
     def __init__(self, config: EgemapsConfig | None = None) -> None:
-        self.config = config or EgemapsConfig()
+        super().__init__(config)
         self._smile = _smile()
+        # one openSMILE instance serves every thread of the pipeline; it is not documented
+        # as thread-safe, so calls are serialised (audio is a small share of the work)
+        self._lock = threading.Lock()
         self._columns = [f"egemaps_{c}" for c in self._smile.feature_names]
 
     @property
@@ -90,7 +95,8 @@ class EgemapsExtractor(SegmentAudioExtractor):
             return values, np.zeros(len(t), dtype=bool)
         start, end = segment_bounds(t, self.config.segment_periods, fps)
         valid = audio_coverage(start, end, audio) >= self.config.min_coverage - 1e-9
-        lld = self._smile.process_signal(audio.samples, audio.sample_rate)
+        with self._lock:
+            lld = self._smile.process_signal(audio.samples, audio.sample_rate)
         lld_values = lld.to_numpy(dtype=np.float64).T  # (25, K)
         # openSMILE's row k covers [k*10 ms, k*10 ms + window): centre it like librosa's grid
         k_start, k_end = column_ranges(t, start, end, _LLD_RATE)

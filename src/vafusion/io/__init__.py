@@ -1,7 +1,9 @@
-"""Input/output: media decoding (PyAV)."""
+"""Input/output: media decoding (PyAV). :class:`Video` is the one decoder."""
 
 from vafusion.io.media import (
     AudioSignal,
+    FrameSource,
+    Video,
     VideoFrame,
     VideoInfo,
     iter_frames,
@@ -10,4 +12,14 @@ from vafusion.io.media import (
     scan,
 )
 
-__all__ = ["AudioSignal", "VideoFrame", "VideoInfo", "iter_frames", "load_audio", "probe", "scan"]
+__all__ = [
+    "AudioSignal",
+    "FrameSource",
+    "Video",
+    "VideoFrame",
+    "VideoInfo",
+    "iter_frames",
+    "load_audio",
+    "probe",
+    "scan",
+]

@@ -22,6 +22,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -132,16 +133,9 @@ class AudioSignal:
 
 
 def _check_path(path: str | os.PathLike) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise MediaError("no such file", p)
-    if p.is_dir():
-        raise MediaError("is a folder, not a media file", p)
-    if not os.access(p, os.R_OK):
-        raise MediaError("permission denied (file is not readable)", p)
-    if p.stat().st_size == 0:
-        raise MediaError("empty file (0 bytes)", p)
-    return p
+    from vafusion.fileio import check_input_file
+
+    return check_input_file(path, MediaError, "media file")
 
 
 def _open(path: Path):
@@ -642,3 +636,71 @@ def keyframe_times(path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
     if missing:
         return np.zeros(0, np.float64), n, end_s
     return np.unique(np.asarray(times, np.float64)), n, end_s
+
+
+class FrameSource(Protocol):
+    """Where a decode pass reads frames from: a :class:`Video` or a folder of images.
+
+    Attributes
+    ----------
+    path : str
+        The file or folder (for messages and store names).
+    """
+
+    path: str
+
+    def scan(
+        self, on_frame: Callable[[VideoFrame], None] | None = None
+    ) -> tuple[VideoInfo, np.ndarray]:
+        """Decode every frame once (see :func:`scan`)."""
+        ...
+
+    def audio(
+        self, sample_rate: int = DEFAULT_AUDIO_RATE, duration_s: float | None = None
+    ) -> AudioSignal | None:
+        """Mono audio on the video time axis, None without audio (see :func:`load_audio`)."""
+        ...
+
+
+class Video:
+    """A media file read with PyAV, on the one video time axis (see the module docstring).
+
+    Parameters
+    ----------
+    path : str or PathLike
+    max_side : int, optional
+        Frames are downscaled in FFmpeg's scaler so their longer side is at most this.
+
+    Examples
+    --------
+    >>> video = Video("clip.mp4", max_side=1280)  # doctest: +SKIP
+    >>> info, timestamps = video.scan()  # doctest: +SKIP
+    >>> audio = video.audio(16_000, duration_s=info.duration_s)  # doctest: +SKIP
+    """
+
+    def __init__(self, path: str | os.PathLike, *, max_side: int | None = None) -> None:
+        self.path = str(path)
+        self.max_side = max_side
+
+    def __repr__(self) -> str:
+        return f"Video({self.path!r}, max_side={self.max_side})"
+
+    def scan(
+        self, on_frame: Callable[[VideoFrame], None] | None = None
+    ) -> tuple[VideoInfo, np.ndarray]:
+        """Decode every frame once: ``(info, timestamps)``, frames to ``on_frame``."""
+        return scan(self.path, on_frame, max_side=self.max_side)
+
+    def frames(self) -> Iterator[VideoFrame]:
+        """Decoded frames one at a time (see :func:`iter_frames`)."""
+        return iter_frames(self.path, max_side=self.max_side)
+
+    def probe(self) -> VideoInfo:
+        """See :func:`probe`."""
+        return probe(self.path)
+
+    def audio(
+        self, sample_rate: int = DEFAULT_AUDIO_RATE, duration_s: float | None = None
+    ) -> AudioSignal | None:
+        """See :func:`load_audio`."""
+        return load_audio(self.path, sample_rate, duration_s=duration_s)

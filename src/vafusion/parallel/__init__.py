@@ -4,5 +4,5 @@
   (the task of a worker process);
 - :mod:`vafusion.parallel.stitch`: chunks back into one stream (face ids, frame indices);
 - :mod:`vafusion.parallel.local`: :class:`~vafusion.parallel.local.ChunkPool` and
-  :func:`~vafusion.parallel.local.extract_features_chunked`.
+  :func:`~vafusion.parallel.local.process_chunked`.
 """

@@ -1,7 +1,7 @@
 """Both cores on one video: time chunks tracked in worker processes, features in order.
 
-:func:`extract_features_chunked` has the contract of
-:func:`vafusion.features.pipeline.extract_features` (one pass, one table per extractor)
+:func:`process_chunked` has the contract of :meth:`vafusion.extraction.Pipeline.process`
+(one pass, one table per feature set)
 but splits the video into time chunks at keyframes (:func:`~vafusion.parallel.chunks.
 plan_chunks`). Worker processes of a :class:`ChunkPool` decode and track the chunks (the
 face mesh is the bottleneck: one chunk per core); this process stitches them back in time
@@ -17,9 +17,8 @@ and a face that is lost right at a boundary may come back under a new id. The fa
 the number of rows and every frame's time are otherwise those of the sequential pass
 (tests/test_parallel_chunks.py measures it on a real clip).
 
-Consumers that need the frame pixels (``needs_pixels = True``) make it fall back to the
-sequential pass: consumers here receive frames whose ``image`` is a pixel-less
-placeholder of the right shape.
+Feature sets here receive frames whose ``image`` is a pixel-less placeholder of the right
+shape (every built-in set reads only the tracked faces).
 """
 
 from __future__ import annotations
@@ -31,11 +30,11 @@ import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vafusion.features.base import FeatureTable
-from vafusion.io.media import VideoInfo, keyframe_times, scan
-from vafusion.log import get_logger, progress_bar
+from vafusion.features.base import Accumulator
+from vafusion.io.media import FrameSource, keyframe_times
+from vafusion.log import expected_frames, get_logger, progress_bar
 from vafusion.parallel.chunks import (
     MAX_CHUNK_S,
     WARMUP_S,
@@ -45,6 +44,9 @@ from vafusion.parallel.chunks import (
     worker_tracker,
 )
 from vafusion.parallel.stitch import Stitcher
+
+if TYPE_CHECKING:
+    from vafusion.extraction.pipeline import Pipeline, VideoFeatures
 
 log = get_logger("parallel")
 
@@ -99,7 +101,7 @@ class ChunkPool:
     Examples
     --------
     >>> with ChunkPool(2) as pool:  # doctest: +SKIP
-    ...     info, tables = extract_features_chunked("clip.mp4", extractors, pool=pool)
+    ...     result = process_chunked(Pipeline("facepose"), "clip.mp4", pool)
     """
 
     def __init__(
@@ -206,20 +208,33 @@ class ChunkPool:
         self.close()
 
 
-def strided_scan(path: str | os.PathLike, stride: int = 1):
-    """A frame source (``FrameSource``) over ``path`` passing on frames ``index % stride == 0``.
+class Strided:
+    """A frame source passing on the frames with ``index % stride == 0`` only.
 
     Every frame is still decoded (the codec needs them); the others are not converted.
+
+    Parameters
+    ----------
+    source : FrameSource
+        E.g. :class:`vafusion.io.Video`.
+    stride : int
     """
 
-    def source(on_frame, max_side):
-        if on_frame is None or stride == 1:
-            return scan(path, on_frame, max_side=max_side)
-        return scan(
-            path, lambda f: on_frame(f) if f.index % stride == 0 else None, max_side=max_side
-        )
+    def __init__(self, source: FrameSource, stride: int = 1) -> None:
+        self.source = source
+        self.path = source.path
+        self.stride = stride
 
-    return source
+    def scan(self, on_frame=None):
+        """See :meth:`vafusion.io.Video.scan`."""
+        if on_frame is None or self.stride == 1:
+            return self.source.scan(on_frame)
+        k = self.stride
+        return self.source.scan(lambda f: on_frame(f) if f.index % k == 0 else None)
+
+    def audio(self, sample_rate: int = 16_000, duration_s: float | None = None):
+        """The source's audio (see :meth:`vafusion.io.Video.audio`)."""
+        return self.source.audio(sample_rate, duration_s)
 
 
 def chunk_plan(
@@ -237,54 +252,53 @@ def chunk_plan(
     return plan_chunks(keyframes, end_s, n_chunks, warmup_s=warmup_s, max_chunk_s=max_chunk_s)
 
 
-def extract_features_chunked(
+def process_chunked(
+    pipeline: Pipeline,
     path: str | os.PathLike,
-    extractors: Sequence[Any],
     pool: ChunkPool,
     *,
-    max_side: int | None = 1280,
+    extra: Sequence[Accumulator] = (),
     warmup_s: float = WARMUP_S,
     max_chunk_s: float = MAX_CHUNK_S,
     stride: int = 1,
-) -> tuple[VideoInfo, dict[str, FeatureTable]]:
-    """Like :func:`~vafusion.features.pipeline.extract_features`, chunks in ``pool``.
+) -> VideoFeatures:
+    """Like :meth:`vafusion.extraction.Pipeline.process`, face tracking in ``pool``.
 
     Parameters
     ----------
+    pipeline : Pipeline
+        Its feature sets are fed in this process, in frame order.
     path : str or PathLike
-    extractors : sequence
-        Extractor instances; frame consumers are fed in this process.
     pool : ChunkPool
-        Its ``tracker_config`` must be the one the consumers expect.
-    max_side : int, optional
+        Its ``tracker_config`` must be the pipeline's (else: the sequential pass).
+    extra : sequence of Accumulator
+        As for :meth:`~vafusion.extraction.Pipeline.process`.
     warmup_s, max_chunk_s : float
         See :func:`~vafusion.parallel.chunks.plan_chunks`.
     stride : int
-        Analyse every ``stride``-th frame only (consumers see only those frames).
+        Analyse every ``stride``-th frame only (the sets see only those frames).
 
     Returns
     -------
-    info : VideoInfo
-    tables : dict of str to FeatureTable
+    VideoFeatures
         As the sequential pass (see the module docstring for the warm-up effect).
     """
+    from vafusion.extraction.pipeline import VideoFeatures
     from vafusion.faces.tracker import TrackerConfig
-    from vafusion.features.pipeline import extract_features
 
-    consumers = [e for e in extractors if hasattr(e, "push")]
+    max_side = pipeline.config.decoder.size_cap
     plan = chunk_plan(path, pool.workers, warmup_s=warmup_s, max_chunk_s=max_chunk_s)
-    faces = any(getattr(c, "needs_faces", False) for c in consumers)
-    pixels = any(getattr(c, "needs_pixels", False) for c in consumers)
-    wanted = [c.tracker_config for c in consumers if getattr(c, "tracker_config", None)]
-    same = all(w == (pool.tracker_config or TrackerConfig()) for w in wanted)
-    if len(plan) == 1 or not faces or pixels or not same:
-        source = strided_scan(path, stride)
-        return extract_features(path, extractors, max_side=max_side, source=source)
+    faces = pipeline.needs_faces or any(acc.needs_faces for acc in extra)
+    same = (pool.tracker_config or TrackerConfig()) == pipeline.config.faces
+    if len(plan) == 1 or not faces or not same:
+        return pipeline.process(Strided(pipeline.source(path), stride), extra=extra)
     log.debug("%s: %d chunks in %d processes", path, len(plan), pool.workers)
-    for c in consumers:
-        c.begin(path, max_side)
+    source = pipeline.source(path)
+    accs = {name: fs.accumulator(source) for name, fs in pipeline.sets.items()}
+    feeds = [accs[n] for n, fs in pipeline.sets.items() if fs.needs_frames] + list(extra)
     stitcher = Stitcher(plan)
-    with progress_bar(os.path.basename(str(path)), unit="frames") as advance:
+    name, total = os.path.basename(str(path)), expected_frames(path)
+    with progress_bar(name, total=total, unit="frames") as advance:
         for kind, item in pool.stream(path, plan, max_side, stride):
             if kind == "begin":
                 stitcher.begin(item)
@@ -292,15 +306,12 @@ def extract_features_chunked(
             frames = stitcher.feed(item) if kind == "frames" else stitcher.end(item)
             for frame, observations in frames:
                 if observations is not None:
-                    for c in consumers:
-                        c.push(frame, observations)
+                    for acc in feeds:
+                        acc.push(frame, observations)
                 advance()
     info = stitcher.info()
     timestamps = stitcher.timestamps_array()
-    tables: dict[str, FeatureTable] = {}
-    for extractor in extractors:
-        if hasattr(extractor, "push"):
-            tables[extractor.name] = extractor.end(info, timestamps)
-        else:
-            tables[extractor.name] = extractor.compute(path, info, timestamps)
-    return info, tables
+    tables = {name: acc.finish(info, timestamps) for name, acc in accs.items()}
+    for acc in extra:
+        tables[acc.name] = acc.finish(info, timestamps)
+    return VideoFeatures(info, timestamps, tables, pipeline.keys())

@@ -1,5 +1,9 @@
 """Per-frame valence/arousal for any video: models, ``predict``, live mode.
 
+The package is callable: ``vafusion.predict("clip.mp4")`` is
+:func:`vafusion.predict.api.predict` (so the front door's ``predict`` and this package are
+one name, whichever of them was imported first).
+
 Public API
 ----------
 :func:`predict`
@@ -14,6 +18,8 @@ Public API
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import Any
 
 __all__ = ["predict", "predict_to_folder", "load_model", "run_live"]
@@ -29,3 +35,13 @@ def __getattr__(name: str) -> Any:  # lazy: importing vafusion.predict stays che
 
         return run_live
     raise AttributeError(name)
+
+
+class _CallablePackage(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from vafusion.predict.api import predict
+
+        return predict(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -35,9 +35,12 @@ import numpy as np
 from vafusion import __version__
 from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.fileio import (
+    all_or_nothing,
     atomic_write_bytes,
     atomic_write_text,
+    check_output_folder,
     confined,
+    json_text,
     remove_dead_temporaries,
     safe_stem,
 )
@@ -46,6 +49,7 @@ from vafusion.predict.stride import check_stride
 from vafusion.predict.types import VideoPrediction
 from vafusion.report.player import ReportOptions
 from vafusion.report.stress import StressConfig, stress_summary
+from vafusion.results import BatchResult
 
 log = get_logger("predict")
 
@@ -133,10 +137,11 @@ def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bo
 
     Parameters
     ----------
-    model : "default", a path, or a model object
-        ``"default"``: the built-in circumplex prior (:class:`DefaultModel`); a path: a
-        ``vafusion train`` checkpoint file or run folder (:class:`CheckpointModel`); an
-        object with ``predict_video`` is returned as is.
+    model : "default", "circumplex", a path, or a model object
+        ``"default"``: the built-in multi-cue model (:class:`DefaultModel`);
+        ``"circumplex"``: the first built-in model, the circumplex prior alone
+        (:class:`CircumplexModel`); a path: a ``vafusion train`` checkpoint file or run
+        folder (:class:`CheckpointModel`); an object with ``predict_video`` is returned as is.
     smooth : bool, default True
         Checkpoints: apply the output smoothing the checkpoint carries (False: raw outputs).
 
@@ -155,6 +160,10 @@ def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bo
         from vafusion.predict.default_model import DefaultModel
 
         return DefaultModel(face_tracking=face_tracking)
+    if str(model) == "circumplex":
+        from vafusion.predict.circumplex_model import CircumplexModel
+
+        return CircumplexModel(face_tracking=face_tracking)
     from vafusion.predict.checkpoint_model import CheckpointModel
 
     return CheckpointModel(model, smooth=smooth)
@@ -229,15 +238,17 @@ def predict(
 
     Returns
     -------
-    pandas.DataFrame or dict of str to pandas.DataFrame
+    pandas.DataFrame or BatchResult
         For one video, a DataFrame indexed by time (seconds) with columns ``frame,
-        timestamp, face_id, face_valid, valence, arousal``; for a sequence, a dict from
-        video path to such a DataFrame.
+        timestamp, face_id, face_valid, valence, arousal``; for a sequence, a
+        :class:`~vafusion.results.BatchResult`: a dict from video path to such a DataFrame
+        for every video that worked, and ``.errors`` (path -> one-line error) for the
+        others: one bad video never discards the good results.
 
     Raises
     ------
     VafusionError
-        If a video cannot be processed (after the others were processed).
+        If the one video given cannot be processed.
 
     Examples
     --------
@@ -251,11 +262,14 @@ def predict(
     results = run_predictions(
         paths, out, model, face, overlay, jobs=jobs, stress=stress, report=report, stride=stride
     )
-    failed = [r for r in results if r.error]
-    if failed:
-        raise VafusionError("; ".join(r.error for r in failed))
-    frames = {r.video: r.prediction.to_frame() for r in results if r.prediction is not None}
-    return next(iter(frames.values())) if single else frames
+    if single:
+        if results[0].error:
+            raise VafusionError(results[0].error)
+        return results[0].prediction.to_frame()
+    return BatchResult(
+        {r.video: r.prediction.to_frame() for r in results if r.prediction is not None},
+        errors={r.video: r.error for r in results if r.error},
+    )
 
 
 def predict_to_folder(
@@ -355,6 +369,7 @@ def run_predictions(
     face = parse_face(face)
     out_dir = Path(out) if out is not None else None
     if out_dir is not None:
+        check_output_folder(out_dir)  # before any work: one line, not a traceback
         out_dir.mkdir(parents=True, exist_ok=True)
         remove_dead_temporaries(out_dir)  # what a killed run left between write and rename
     stems = _unique_stems(paths)
@@ -457,6 +472,7 @@ def predict_one(
         with _torch_threads(1):
             pred = model.predict_video(path, face=face, **extra)
         pred.stats["model_load_s"] = load_s
+        pred.explain = bool(report is not None and report.explain)
         for w in pred.warnings:
             # "no face" was already logged by the face/expression extractor of this
             # video: said once on the terminal (the report still shows it)
@@ -465,10 +481,11 @@ def predict_one(
         res.prediction = pred
         if out_dir is not None:
             res.summary = build_summary(pred, model, face, stress)
-            res.outputs = write_outputs(
-                pred, out_dir, stem, model, face, stress, overlay,
-                report=report, summary=res.summary,
-            )  # fmt: skip
+            with all_or_nothing(out_dir, safe_stem(stem)):  # e.g. a full disk
+                res.outputs = write_outputs(
+                    pred, out_dir, stem, model, face, stress, overlay,
+                    report=report, summary=res.summary,
+                )  # fmt: skip
     except VafusionError as exc:
         res.error = str(exc) if exc.path else f"{path}: {exc}"
         log.debug("%s", res.error)
@@ -481,6 +498,10 @@ def _supports(model: Any, flag: str) -> bool:
         from vafusion.predict.default_model import DefaultModel
 
         return bool(getattr(DefaultModel, flag, False))
+    if str(model) == "circumplex":
+        from vafusion.predict.circumplex_model import CircumplexModel
+
+        return bool(getattr(CircumplexModel, flag, False))
     if isinstance(model, (str, os.PathLike)):
         return False  # checkpoints: every frame, one process
     return bool(getattr(model, flag, False))
@@ -547,6 +568,29 @@ def _face_stats(va: np.ndarray, valid: np.ndarray) -> dict[str, Any]:
     }
 
 
+def _confident(fc) -> np.ndarray:
+    """(T,) bool: frames with a face and, if the model estimates it, enough confidence."""
+    from vafusion.predict.fusion import CONFIDENT
+
+    valid = np.asarray(fc.valid, bool)
+    if fc.confidence is None:
+        return valid
+    return valid & (np.asarray(fc.confidence) >= CONFIDENT)
+
+
+def _face_moments(fc, t: np.ndarray) -> list[dict[str, Any]]:
+    """:func:`_moments` over confident frames (all face frames if none), with each
+    moment's per-cue contributions when the model gives them."""
+    sure = _confident(fc)
+    moments = _moments(fc.va, sure if sure.any() else np.asarray(fc.valid, bool), t)
+    for m in moments:
+        i = m["frame"]
+        m["contributions"] = {
+            k: float(v[i]) for k, v in (fc.contributions or {}).items() if np.isfinite(v[i])
+        }
+    return moments
+
+
 def _moments(
     va: np.ndarray, valid: np.ndarray, t: np.ndarray, min_gap_s: float = 3.0
 ) -> list[dict[str, Any]]:
@@ -600,14 +644,29 @@ def build_summary(
     info, t = pred.info, pred.timestamps
     faces = []
     for fc in pred.faces:
-        faces.append(
-            {
-                "face_id": fc.face_id,
-                "stats": _face_stats(fc.va, fc.valid),
-                "stress": stress_summary(t, fc.va[:, 0], fc.va[:, 1], stress),
-                "thumbnails": _moments(fc.va, fc.valid, t),
+        # the stress summary counts confident frames only (uncertain ones as missing)
+        sure = _confident(fc)
+        entry = {
+            "face_id": fc.face_id,
+            "stats": _face_stats(fc.va, fc.valid),
+            "stress": stress_summary(
+                t, np.where(sure, fc.va[:, 0], np.nan), np.where(sure, fc.va[:, 1], np.nan), stress
+            ),
+            "thumbnails": _face_moments(fc, t),
+        }
+        if fc.confidence is not None:
+            entry["confident_share"] = float(sure.mean()) if len(sure) else 0.0
+        if fc.source is not None:
+            src = np.asarray(fc.source, dtype=object)
+            entry["source_share"] = {
+                s: float(np.mean(src == s)) for s in ("face", "voice", "face+voice")
             }
-        )
+        if fc.contributions:
+            entry["contributions_mean"] = {
+                k: float(np.nanmean(v)) if np.isfinite(v).any() else None
+                for k, v in fc.contributions.items()
+            }
+        faces.append(entry)
     process_s = float(pred.stats.get("process_s", 0.0))
     describe = model.describe() if hasattr(model, "describe") else {"name": str(model)}
     return {
@@ -697,18 +756,5 @@ def write_outputs(
         from vafusion.predict.overlay import write_overlay
 
         paths["overlay"] = write_overlay(pred, confined(out_dir, f"{stem}_overlay.mp4"))
-    atomic_write_text(paths["json"], json.dumps(_jsonable(summary), indent=2) + "\n")
+    atomic_write_text(paths["json"], json_text(summary))
     return paths
-
-
-def _jsonable(obj: Any) -> Any:
-    """Replace NaN/inf floats by None so the JSON is strict."""
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    return obj

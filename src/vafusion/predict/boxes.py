@@ -1,22 +1,20 @@
 """A frame consumer keeping every tracked face's box (for thumbnails and overlays).
 
-Both predict models run it next to their feature extractors in the same
-:func:`vafusion.features.pipeline.extract_features` pass, so boxes come from the same
-tracker and the same frames as the features.
+Both predict models run it next to their feature sets in the same
+:meth:`vafusion.extraction.Pipeline.process` pass (``extra=[BoxRecorder()]``), so boxes come
+from the same tracker and the same frames as the features.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
-from vafusion.features.base import FeatureTable
+from vafusion.features.base import Accumulator, FeatureTable
 from vafusion.io.media import VideoFrame, VideoInfo
 
 
-class BoxRecorder:
-    """Frame consumer recording ``x0, y0, x1, y1`` of every face in every frame.
+class BoxRecorder(Accumulator):
+    """Per-video accumulator recording ``x0, y0, x1, y1`` of every face in every frame.
 
     Its table (name ``_boxes``) is long form with one row per face per frame (frames
     without a face have no row) and ``meta["timestamps"]``: the time of every decoded
@@ -30,16 +28,12 @@ class BoxRecorder:
     def __init__(self) -> None:
         self.rows: list[tuple[int, int, np.ndarray]] = []
 
-    def begin(self, path: str | os.PathLike, max_side: int | None) -> None:
-        """Start a new video."""
-        self.rows = []
-
     def push(self, frame: VideoFrame, faces: list) -> None:
         """Record the boxes of one frame's faces (original-frame pixels)."""
         for f in faces:
             self.rows.append((frame.index, int(f.face_id), np.asarray(f.bbox, np.float32)))
 
-    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+    def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """The long-form box table of the video."""
         n = len(self.rows)
         ts = np.asarray(timestamps, dtype=np.float64)

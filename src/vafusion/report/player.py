@@ -61,10 +61,13 @@ class ReportOptions:
         Embed the file (default), link to it (relative path), or leave it out.
     max_embed_mb : float
         Videos larger than this are linked instead of embedded (with a note).
+    explain : bool
+        Write the model's per-cue contributions as ``contrib_*`` CSV columns.
     """
 
     video: str = "embed"
     max_embed_mb: float = MAX_EMBED_MB
+    explain: bool = False
 
     def __post_init__(self) -> None:
         if self.video not in VIDEO_MODES:

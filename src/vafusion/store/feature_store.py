@@ -3,9 +3,9 @@
 Layout (see ``docs/store.md`` for the reasons)::
 
     STORE/
-      manifest.json                          index: store version, entries, video infos, failures
+      manifest.json                          store version, video infos, failures
       .lock                                  flock() target serialising manifest updates
-      data/<video>/<feature_set>/<hash>-v<package version>/
+      data/<video>/<feature_set>/<key>-v<KEY_VERSION>/
           entry.json                         columns, config, video info, shapes, meta
           values.npy     (N, D) float32      uncompressed: np.load(mmap_mode="r") is free
           frame.npy      (N,)   int64
@@ -13,9 +13,11 @@ Layout (see ``docs/store.md`` for the reasons)::
           valid.npy      (N,)   bool
           face_id.npy    (N,)   int64        only for long-form face tables
 
-An entry is keyed by video name (the file stem), feature-set name, the extractor's config
-hash and the vafusion version; changing a config or upgrading vafusion creates a new entry
-next to the old one, so features from different configs are never mixed.
+An entry is keyed by video name (the file stem), feature-set name and the set's key
+(:func:`vafusion.extraction.config.set_key`: every setting of every stage the set depends
+on, not the package version); changing a setting creates a new entry next to the old one,
+so features from different settings are never mixed. :data:`KEY_VERSION` changes only when
+the meaning of keys changes.
 
 Atomicity: an entry is written into a temporary sibling folder (``.tmp-*``), every file and
 the folder are ``fsync``-ed, and the folder is renamed to its final name; the manifest is
@@ -70,6 +72,8 @@ from vafusion.store._atomic import (
 #: On-disk format version of the store, written into ``manifest.json``.
 STORE_VERSION = 1
 STORE_FORMAT = "vafusion-feature-store"
+#: Version of the key scheme in entry folder names (2: keys cover the whole pipeline).
+KEY_VERSION = "2"
 MANIFEST = "manifest.json"
 #: memmaps kept open per FeatureStore object (oldest dropped first)
 _MMAP_CACHE = 8192
@@ -99,8 +103,14 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-def entry_key(extractor_hash: str, version: str = __version__) -> str:
-    """Folder name of an entry: ``<extractor_hash>-v<version>``."""
+def check_video_name(name: str) -> str:
+    """Return ``name`` if it can be a store key, else raise :class:`StoreError` (empty, a
+    leading ``.``, or a ``/``, ``\\`` or NUL in it: it could name a path)."""
+    return _check_name("video", name)
+
+
+def entry_key(extractor_hash: str, version: str = KEY_VERSION) -> str:
+    """Folder name of an entry: ``<extractor_hash>-v<KEY_VERSION>``."""
     _check_name("extractor hash", extractor_hash)
     if "-v" in extractor_hash:
         raise StoreError(f"invalid extractor hash {extractor_hash!r} (must not contain '-v')")
@@ -118,9 +128,9 @@ class Entry:
     feature_set : str
         ``"audio"``, ``"facepose"``, ``"expression"``, ...
     extractor_hash : str
-        Hash of the extractor's config (``Extractor.config_hash()``).
+        The feature set's key (:func:`vafusion.extraction.config.set_key`).
     version : str
-        vafusion version that wrote it.
+        Key scheme version (:data:`KEY_VERSION`).
     n_rows : int
         Rows (= decoded frames for per-frame tables; frames x tracks for long face tables).
     dim : int
@@ -155,7 +165,6 @@ class Entry:
 
 @dataclass
 class _Manifest:
-    entries: dict[str, dict] = field(default_factory=dict)
     videos: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, dict] = field(default_factory=dict)
 
@@ -165,7 +174,6 @@ class _Manifest:
             "store_version": STORE_VERSION,
             "written_by": f"vafusion {__version__}",
             "updated": _now(),
-            "entries": self.entries,
             "videos": self.videos,
             "failures": self.failures,
         }
@@ -193,7 +201,12 @@ class FeatureStore:
         manifest = self.root / MANIFEST
         if not manifest.exists():
             if not create:
-                raise StoreError("not a feature store (no manifest.json)", self.root)
+                hint = (
+                    "; 'vafusion store info --rebuild' re-indexes it"
+                    if (self.root / "data").is_dir()
+                    else ""
+                )
+                raise StoreError(f"not a feature store (no manifest.json){hint}", self.root)
             if self.root.exists() and not self.root.is_dir():
                 raise StoreError("exists and is not a folder", self.root)
             try:
@@ -205,6 +218,19 @@ class FeatureStore:
                 raise StoreError(f"cannot create store: {exc.strerror}", self.root) from None
         else:
             self._read_manifest()  # validates format and version
+
+    def check_writable(self) -> None:
+        """Raise :class:`StoreError` now if entries cannot be written (before hours of work).
+
+        The store folder, its ``data/`` folder and its ``.lock`` file must be writable.
+        """
+        for path in (self.root, self.root / "data", self.root / ".lock"):
+            mode = os.W_OK | (os.X_OK if path.is_dir() else os.R_OK)
+            if path.exists() and not os.access(path, mode):
+                raise StoreError(
+                    f"not writable (permission denied or read-only file system: {path.name})",
+                    self.root,
+                )
 
     def __getstate__(self) -> dict:
         # memmaps would be pickled as full copies: workers re-open their own
@@ -221,9 +247,18 @@ class FeatureStore:
         except FileNotFoundError:
             return _Manifest()
         except (OSError, ValueError) as exc:
-            raise StoreError(f"unreadable manifest ({exc})", path) from None
-        if data.get("format") != STORE_FORMAT:
-            raise StoreError("not a vafusion feature store manifest", path)
+            raise StoreError(
+                f"unreadable manifest ({exc}); 'vafusion store info --rebuild' re-indexes the "
+                "store from its entries",
+                path,
+            ) from None
+        if not isinstance(data, dict) or data.get("format") != STORE_FORMAT:
+            hint = "; 'vafusion store info --rebuild' re-indexes the store from its entries"
+            raise StoreError(
+                "not a vafusion feature store manifest"
+                + (hint if (self.root / "data").is_dir() else ""),
+                path,
+            )
         if int(data.get("store_version", 0)) > STORE_VERSION:
             raise StoreError(
                 f"store format version {data.get('store_version')} is newer than this "
@@ -231,7 +266,6 @@ class FeatureStore:
                 path,
             )
         return _Manifest(
-            entries=data.get("entries", {}),
             videos=data.get("videos", {}),
             failures=data.get("failures", {}),
         )
@@ -308,14 +342,14 @@ class FeatureStore:
             hint = f" (stored: {', '.join(p.name for _, _, p in others)})" if others else ""
             raise StoreError(
                 f"no {feature_set!r} features for video {video!r} with config hash "
-                f"{extractor_hash} and vafusion {__version__}{hint}",
+                f"{extractor_hash}{hint}",
                 self.root,
             )
         cands = self._candidates(video, feature_set)
         if not cands:
             raise StoreError(f"no {feature_set!r} features for video {video!r}", self.root)
         if len(cands) > 1:
-            current = [c for c in cands if c[1] == __version__]
+            current = [c for c in cands if c[1] == KEY_VERSION]
             if len(current) == 1:
                 return current[0][2]
             raise StoreError(
@@ -345,7 +379,7 @@ class FeatureStore:
         table : FeatureTable
             ``values`` (N, D) float32 etc.; ``table.name`` is the feature-set name.
         extractor_hash : str
-            The extractor's config hash (``extractor.config_hash()``).
+            The feature set's key (``Pipeline.keys()``).
         video_info : dict, optional
             ``VideoInfo.to_dict()`` of the decoded video (frame count, fps...), kept with
             the entry and in the manifest (used by frame reconciliation).
@@ -379,7 +413,8 @@ class FeatureStore:
             "video": video,
             "feature_set": table.name,
             "extractor_hash": extractor_hash,
-            "version": __version__,
+            "version": KEY_VERSION,
+            "written_by": f"vafusion {__version__}",
             "store_version": STORE_VERSION,
             "created": created,
             "n_rows": table.n_rows,
@@ -406,7 +441,7 @@ class FeatureStore:
                 video=video,
                 feature_set=table.name,
                 extractor_hash=extractor_hash,
-                version=__version__,
+                version=KEY_VERSION,
                 n_rows=table.n_rows,
                 dim=table.dim,
                 path=str(final),
@@ -423,9 +458,6 @@ class FeatureStore:
                 fsync_dir(parent)
                 if trash is not None:
                     shutil.rmtree(trash, ignore_errors=True)
-                m.entries[f"{video}/{table.name}/{key}"] = {
-                    k: v for k, v in entry.to_dict().items() if k != "path"
-                }
                 if video_info is not None:
                     m.videos[video] = video_info
 
@@ -465,30 +497,53 @@ class FeatureStore:
     def remove(self, video: str, feature_set: str | None = None) -> int:
         """Delete a video's entries (all, or one feature set's); returns how many."""
         sets = [feature_set] if feature_set else self.feature_sets_of(video)
-        removed = []
+        removed = 0
         for fs in sets:
             for _, _, path in self._candidates(video, fs):
                 trash = path.with_name(f"{TRASH_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}")
                 os.rename(path, trash)
                 shutil.rmtree(trash, ignore_errors=True)
-                removed.append(f"{video}/{fs}/{path.name}")
-
-        def fn(m: _Manifest) -> None:
-            for k in removed:
-                m.entries.pop(k, None)
-
-        if removed:
-            self._update_manifest(fn)
-        return len(removed)
+                removed += 1
+        return removed
 
     # ------------------------------------------------------------------ reading
     def has(self, video: str, feature_set: str, extractor_hash: str | None = None) -> bool:
-        """Whether a complete entry exists (for ``extractor_hash`` and this vafusion version,
+        """Whether a complete entry exists (for ``extractor_hash`` under the current key scheme,
         or, when None, any entry of that feature set)."""
         if extractor_hash is not None:
             path = self._entry_dir(video, feature_set, entry_key(extractor_hash))
             return (path / ENTRY_JSON).is_file()
         return bool(self._candidates(video, feature_set))
+
+    def problem(self, video: str, feature_set: str, extractor_hash: str) -> str | None:
+        """Why the entry for ``extractor_hash`` is damaged (one line), or None if complete.
+
+        Cheap: headers and file sizes against ``entry.json`` (see
+        :func:`vafusion.store.verify.entry_problem`); a missing entry is "no entry".
+        """
+        from vafusion.store.verify import entry_problem
+
+        path = self._entry_dir(video, feature_set, entry_key(extractor_hash))
+        if not (path / ENTRY_JSON).is_file():
+            return "no entry"
+        return entry_problem(path)
+
+    def damaged(self) -> dict[str, str]:
+        """``{"<video>/<feature_set>/<key>": problem}`` of every damaged entry folder."""
+        from vafusion.store.verify import entry_problem
+
+        data = self.root / "data"
+        videos = (
+            sorted(v for v in os.listdir(data) if not v.startswith(".")) if data.is_dir() else []
+        )
+        out = {}
+        for v in videos:
+            for fs in self._sets_in(v):
+                for _, _, path in self._candidates(v, fs):
+                    problem = entry_problem(path)
+                    if problem:
+                        out[f"{v}/{fs}/{path.name}"] = problem
+        return out
 
     def entry(self, video: str, feature_set: str, extractor_hash: str | None = None) -> Entry:
         """The :class:`Entry` that :meth:`get` would read."""
@@ -687,7 +742,8 @@ class FeatureStore:
         dict
             ``{"root", "store_version", "n_videos", "feature_sets": {fs: {"entries",
             "keys": {key: n}, "dim", "rows"}}, "videos": [{"video", "n_frames", "sets":
-            {fs: [n_rows, dim]}}], "failures": {video: error}, "bytes"}``
+            {fs: [n_rows, dim]}}], "failures": {video: error}, "damaged": {entry:
+            problem} (see :meth:`damaged`; re-extracted by ``extract``), "bytes"}``
         """
         entries = self.entries()
         sets: dict[str, dict] = {}
@@ -715,21 +771,46 @@ class FeatureStore:
             "feature_sets": sets,
             "videos": videos,
             "failures": {v: f["error"] for v, f in sorted(m.failures.items())},
+            "damaged": self.damaged(),
             "bytes": size,
         }
 
     # ------------------------------------------------------------------ maintenance
+    @classmethod
+    def rebuild(cls, root: str | os.PathLike) -> FeatureStore:
+        """Re-index a store from its entry folders, even if ``manifest.json`` is corrupt or
+        gone (recorded failures are kept when the old manifest is readable).
+
+        Raises
+        ------
+        StoreError
+            If ``root`` has no ``data/`` folder (not a feature store).
+        """
+        root = Path(root)
+        if not (root / "data").is_dir():
+            raise StoreError("not a feature store (no manifest.json, no data/ folder)", root)
+        manifest = root / MANIFEST
+        try:
+            FeatureStore(root, create=False)
+        except StoreError as exc:
+            if manifest.is_file() and "newer than this vafusion" in exc.message:
+                raise
+            try:  # keep the unreadable manifest next to the new one, for the record
+                os.replace(manifest, root / f"{MANIFEST}.corrupt")
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                raise StoreError(f"cannot replace the manifest: {err.strerror}", root) from None
+        store = cls(root)  # a fresh manifest when the old one was moved aside
+        store.rebuild_manifest()
+        return store
+
     def rebuild_manifest(self) -> None:
-        """Re-index the manifest's entries and video infos from the entry folders."""
+        """Re-index the manifest's video infos from the entry folders (the entries
+        themselves are always read from the folders)."""
         entries = self.entries()
 
         def fn(m: _Manifest) -> None:
-            m.entries = {
-                f"{e.video}/{e.feature_set}/{e.key}": {
-                    k: v for k, v in e.to_dict().items() if k != "path"
-                }
-                for e in entries
-            }
             for e in entries:
                 doc = self._load_entry_json(Path(e.path))
                 if doc.get("video_info") and e.video not in m.videos:

@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from vafusion.fileio import atomic_write_text
+from vafusion.fileio import atomic_write_text, check_output_folder
 from vafusion.log import get_logger
 from vafusion.train.config import TrainConfig
 from vafusion.train.run import evaluate, train
@@ -63,7 +63,7 @@ def ablate(
         One row per table line: ``features, model, paper_valence, paper_arousal,
         ours_valence, ours_arousal, ours_mean``.
     """
-    out = Path(out)
+    out = check_output_folder(out)  # before any work: one line, not a traceback
     wanted = models or tuple(m for _, m, *_ in TABLE_I if m)
     extra = tuple(
         (EXTRA_LABELS.get(m, m), m, "(not in the paper)", None, None)

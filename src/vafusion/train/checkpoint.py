@@ -67,5 +67,25 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("config", "spec", "normalizer", "model_state"):
         if key not in data:
             raise ModelError(f"checkpoint lacks {key!r}", path)
+    bad = _non_finite(data["model_state"]) or _non_finite(data["normalizer"])
+    if bad:  # a diverged run: it would predict NaN on frames marked valid
+        raise ModelError(
+            f"checkpoint has NaN or infinite weights ({bad}): a diverged training run; "
+            "train again with a lower learning rate",
+            path,
+        )
     data["path"] = str(path)
     return data
+
+
+def _non_finite(tensors: Any) -> str | None:
+    """Name of the first floating tensor with a NaN/inf in a (nested) dict, or None."""
+    if isinstance(tensors, dict):
+        for name, t in tensors.items():
+            if isinstance(t, dict):
+                inner = _non_finite(t)
+                if inner:
+                    return f"{name}.{inner}"
+            elif torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return str(name)
+    return None

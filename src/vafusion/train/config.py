@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -131,8 +132,17 @@ class TrainConfig:
             raise ConfigError(f"loss must be mse, ccc or mse+ccc, got {self.loss!r}")
         if self.optimizer not in ("rmsprop", "adam"):
             raise ConfigError(f"optimizer must be rmsprop or adam, got {self.optimizer!r}")
-        if self.epochs < 0 or self.batch_size < 1 or self.lr <= 0:
-            raise ConfigError("epochs must be >= 0, batch_size >= 1 and lr > 0")
+        checks = (
+            ("lr", self.lr, "a finite number > 0", lambda v: math.isfinite(v) and v > 0),
+            ("epochs", self.epochs, "an integer >= 1", lambda v: v >= 1),
+            ("patience", self.patience, "an integer >= 0 (0: no early stopping)", lambda v: v >= 0),
+            ("batch_size", self.batch_size, "an integer >= 1", lambda v: v >= 1),
+            ("eval_batch_size", self.eval_batch_size, "an integer >= 1", lambda v: v >= 1),
+            ("num_threads", self.num_threads, "an integer >= 0 (0: all cores)", lambda v: v >= 0),
+        )
+        for name, value, rule, ok in checks:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
+                raise ConfigError(f"{name} must be {rule}, got {value!r}")
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ConfigError(f"device must be cpu or cuda, got {self.device!r}")
 

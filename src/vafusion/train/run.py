@@ -25,7 +25,13 @@ from vafusion.data.sequences import (
 from vafusion.data.sources import canonical_split, feature_configs, load_split
 from vafusion.data.splits import dev_split
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text, confined, safe_stem
+from vafusion.fileio import (
+    atomic_write_text,
+    check_output_folder,
+    confined,
+    json_text,
+    safe_stem,
+)
 from vafusion.log import get_logger
 from vafusion.models.registry import build_model, model_modalities
 from vafusion.smoothing import Smoothing
@@ -75,6 +81,7 @@ def train(
     """
     from vafusion.datasets import load_dataset
 
+    check_output_folder(out)  # before any work: one line, not a traceback
     ds = load_dataset(data_root)
     fs = _feature_sets(config)
     kw = dict(
@@ -132,7 +139,7 @@ def _final_validation(run: Path, videos: list[VideoData]) -> dict[str, Any]:
     f = run / "result.json"
     doc = json.loads(f.read_text())
     doc["validation"] = out
-    atomic_write_text(f, json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(f, json_text(doc))
     log.info(
         "validation (untouched until now): CCC %.4f raw, %.4f smoothed",
         out["raw"]["ccc_mean"] or float("nan"), out["smoothed"]["ccc_mean"] or float("nan"),
@@ -261,7 +268,7 @@ def evaluate_videos(
         **(extra or {}),
         "per_video": per_video,
     }
-    atomic_write_text(out / "metrics.json", json.dumps(result, indent=2) + "\n")
+    atomic_write_text(out / "metrics.json", json_text(result))
     return result
 
 
@@ -309,6 +316,7 @@ def evaluate(
         The content of ``metrics.json``.
     """
     run = Path(run)
+    check_output_folder(out)  # before any work: one line, not a traceback
     model, ckpt = load_model(run, device)
     if data_memory is not None:
         ckpt["config"] = with_overrides(ckpt["config"], data_memory=data_memory)

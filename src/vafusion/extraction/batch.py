@@ -1,11 +1,15 @@
 """Extraction driver: videos -> feature store, in-process or on a Dask cluster.
 
 One task per video decodes it once and runs every requested feature set
-(:func:`vafusion.features.pipeline.extract_features`), then writes one store entry per set
-(:meth:`vafusion.store.FeatureStore.put`, atomic). Complete entries with the same config
-hash are skipped, so re-running an interrupted command only does what is missing. A video
-that fails (corrupt, unreadable, no frames, an extractor error) is recorded in the store
-with its one-line error and the run goes on.
+(:meth:`vafusion.extraction.Pipeline.process`), then writes one store entry per set
+(:meth:`vafusion.store.FeatureStore.put`, atomic). Complete entries with the same key
+(:func:`vafusion.extraction.config.set_key`) are skipped, so re-running an interrupted
+command only does what is missing. A video that fails (corrupt, unreadable, no frames, a
+feature-set error) is recorded in the store with its one-line error and the run goes on.
+
+Loaded pipelines are reused across videos, never across threads: in-process one cache for
+the run, on a Dask worker one cache per worker thread (``dask worker --nthreads N`` runs N
+tasks at once, each with its own face tracker and per-video state).
 
 Executors (the same task function in every case):
 
@@ -26,17 +30,24 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vafusion.datasets.inputs import empty_folders, find_inputs, video_name
 from vafusion.errors import ConfigError, MediaError, VafusionError
-from vafusion.log import get_logger, progress_bar
+from vafusion.extraction.config import PipelineConfig
+from vafusion.extraction.guard import check_main_guard
+from vafusion.extraction.pipeline import Pipeline
+from vafusion.log import captured_warnings, expected_frames, get_logger, progress_bar
+from vafusion.store.feature_store import check_video_name
 
 log = get_logger("extract")
 
@@ -115,97 +126,33 @@ class ExtractReport:
         return "\n".join(lines)
 
 
-def find_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand files and folders into the list of videos to extract.
+class _PipelineCache:
+    """Pipelines by configuration, for one thread: models load once, trackers are not shared."""
 
-    Files given explicitly are taken whatever their extension; folders are searched
-    recursively for files with a video extension (:data:`vafusion.datasets.VIDEO_EXTENSIONS`)
-    and for frame-image folders (AFEW-VA clips, see :func:`vafusion.datasets.is_image_sequence`).
-    Hidden files and folders are ignored.
+    def __init__(self) -> None:
+        self._pipes: dict[str, Pipeline] = {}
 
-    Raises
-    ------
-    MediaError
-        An input path does not exist.
-    ConfigError
-        Two videos share a stem (the store is keyed by stem).
-    """
-    from vafusion.datasets.imageseq import is_image_sequence
-    from vafusion.datasets.layouts import VIDEO_EXTENSIONS
+    def get(self, config: PipelineConfig) -> Pipeline:
+        key = json.dumps(config.to_dict(), sort_keys=True, default=str)
+        if key not in self._pipes:
+            self._pipes[key] = Pipeline(config)
+        return self._pipes[key]
 
-    found: list[Path] = []
-    for item in inputs:
-        p = Path(item)
-        if not p.exists():
-            raise MediaError("no such file or folder", p)
-        if p.is_file() or is_image_sequence(p):
-            found.append(p)
-            continue
-        for dirpath, dirnames, filenames in os.walk(p):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            here = Path(dirpath)
-            if here != p and is_image_sequence(here):
-                found.append(here)
-                dirnames[:] = []
-                continue
-            for f in sorted(filenames):
-                if not f.startswith(".") and Path(f).suffix.lower() in VIDEO_EXTENSIONS:
-                    found.append(here / f)
-    seen: dict[str, Path] = {}
-    dups = []
-    unique = []
-    for p in found:
-        stem = p.stem if p.is_file() else p.name
-        if stem in seen:
-            if seen[stem].resolve() != p.resolve():
-                dups.append(f"{seen[stem]} and {p}")
-            continue
-        seen[stem] = p
-        unique.append(p)
-    if dups:
-        raise ConfigError(
-            "videos must have distinct names (the store is keyed by file stem): "
-            + "; ".join(dups[:5])
-        )
-    return unique
+    def close(self) -> None:
+        for pipe in self._pipes.values():
+            pipe.close()
+        self._pipes.clear()
 
 
-def check_video_name(name: str) -> str:
-    """Raise :class:`~vafusion.errors.StoreError` if ``name`` cannot be a store key
-    (empty, a leading ``.``, or a ``/``, ``\\`` or NUL in it: it could name a path)."""
-    from vafusion.store.feature_store import _check_name
-
-    return _check_name("video", name)
+#: per worker thread (a ``dask worker --nthreads N`` runs N tasks in one process)
+_THREAD_CACHE = threading.local()
 
 
-def video_name(path: str | os.PathLike) -> str:
-    """Store key of a video: its file stem (folder name for image sequences)."""
-    p = Path(path)
-    return p.name if p.is_dir() else p.stem
-
-
-# ---------------------------------------------------------------------- worker side
-_EXTRACTORS: dict[tuple[str, str], Any] = {}
-
-
-def _extractor(name: str, config: Any) -> Any:
-    """Extractor instance, cached per process (models are loaded once per worker)."""
-    from vafusion.config import config_hash
-    from vafusion.features.pipeline import make_extractor
-
-    key = (name, config_hash(config) if config is not None else "")
-    if key not in _EXTRACTORS:
-        _EXTRACTORS[key] = make_extractor(name, config)
-    return _EXTRACTORS[key]
-
-
-def _config_dict(extractor: Any) -> dict | None:
-    cfg = getattr(extractor, "config", None)
-    if cfg is not None and dataclasses.is_dataclass(cfg):
-        from vafusion.config import config_to_dict
-
-        return config_to_dict(cfg)
-    return None
+def _thread_cache() -> _PipelineCache:
+    cache = getattr(_THREAD_CACHE, "cache", None)
+    if cache is None:
+        cache = _THREAD_CACHE.cache = _PipelineCache()
+    return cache
 
 
 def _limit_threads() -> None:
@@ -232,52 +179,75 @@ def _one_line(exc: BaseException) -> str:
 def extract_one(
     path: str,
     store_root: str,
-    features: Sequence[str],
-    configs: Mapping[str, Any] | None = None,
+    config: PipelineConfig,
     *,
     single_thread: bool = False,
-    max_side: int | None = 1280,
+    cache: _PipelineCache | None = None,
+    pool: Any = None,
 ) -> dict[str, Any]:
-    """Extract ``features`` of one video in one decode pass and write them to the store.
+    """Extract the feature sets of ``config`` from one video and write them to the store.
 
     This is the task every executor runs. It never raises for a bad video: the error is
     recorded in the store and returned.
+
+    Parameters
+    ----------
+    path : str
+        Video file or frame-image folder.
+    store_root : str
+    config : PipelineConfig
+        The sets to extract and every setting.
+    single_thread : bool
+        Limit BLAS/OpenMP/OpenCV threads to one (Dask workers).
+    cache : optional
+        Pipelines to reuse (default: this thread's).
+
+    pool : ChunkPool or DaskChunks, optional
+        Track the video's time chunks there (:mod:`vafusion.parallel`).
 
     Returns
     -------
     dict
         ``{"video", "status": "done"|"failed", "n_frames", "error", "warning"}``.
     """
-    from vafusion.datasets.imageseq import extract_image_features, is_image_sequence
-    from vafusion.features.pipeline import extract_features
+    from vafusion.datasets.imageseq import ImageSequence, is_image_sequence
     from vafusion.store import FeatureStore
 
     if single_thread:
         _limit_threads()
-    configs = dict(configs or {})
     video = video_name(path)
     store = FeatureStore(store_root)
     t0 = time.perf_counter()
     try:
-        extractors = [_extractor(n, configs.get(n)) for n in features]
+        pipe = (cache or _thread_cache()).get(config)
+        source = None
         if is_image_sequence(path):
-            info, tables = extract_image_features(path, extractors, max_side=max_side)
+            source = ImageSequence(path, max_side=config.decoder.size_cap)
+        if pool is not None and source is None:
+            from vafusion.parallel.local import process_chunked
+
+            result = process_chunked(pipe, path, pool)
         else:
-            info, tables = extract_features(path, extractors, max_side=max_side)
+            result = pipe.process(source or path)
+        info = result.info
         info_dict = info.to_dict()
-        for ex in extractors:
+        for name in config.features:
+            table = result.tables[name]
+            # what the key covers, and the pipeline that re-makes it (read by training)
+            table.meta["provenance"] = pipe.provenance(name)
+            table.meta["pipeline"] = config.only([name]).to_dict()
             store.put(
                 video,
-                tables[ex.name],
-                extractor_hash=ex.config_hash(),
+                table,
+                extractor_hash=result.keys[name],
                 video_info=info_dict,
-                config=_config_dict(ex),
+                config=pipe.sets[name].config_dict(),
             )
         store.clear_failure(video)
     except Exception as exc:  # one bad video must not stop the run
         error = _one_line(exc)
         try:
-            store.record_failure(video, error, features=list(features))
+            store.record_failure(video, error, features=list(config.features))
         except VafusionError as exc2:
             error += f" (and could not record it: {exc2})"
         return {"video": video, "status": "failed", "n_frames": 0, "error": error}
@@ -296,20 +266,28 @@ def extract_one(
 
 
 # ---------------------------------------------------------------------- driver side
+def _complete(store, video: str, feature_set: str, extractor_hash: str) -> bool:
+    """Whether a complete, undamaged entry exists (a damaged one is re-extracted)."""
+    problem = store.problem(video, feature_set, extractor_hash)
+    if problem and problem != "no entry":
+        log.warning("%s/%s: damaged store entry (%s): extracting it again", video, feature_set,
+                    problem)  # fmt: skip
+    return problem is None
+
+
 def plan(
     videos: Sequence[Path],
     store,
-    features: Sequence[str],
-    configs: Mapping[str, Any] | None = None,
+    config: PipelineConfig,
     overwrite: bool = False,
 ) -> tuple[list[tuple[Path, list[str]]], list[str]]:
     """Which feature sets each video still needs: ``([(path, sets)], skipped names)``."""
-    configs = dict(configs or {})
-    hashes = {n: _extractor(n, configs.get(n)).config_hash() for n in features}
+    with Pipeline(config) as pipe:  # loads the sets (their weights enter the keys)
+        keys = pipe.keys()
     todo, skipped = [], []
     for p in videos:
         v = video_name(p)
-        need = [n for n in features if overwrite or not store.has(v, n, hashes[n])]
+        need = [n for n in config.features if overwrite or not _complete(store, v, n, keys[n])]
         if need:
             todo.append((p, need))
         else:
@@ -320,12 +298,12 @@ def plan(
 def extract(
     inputs: Iterable[str | os.PathLike] | str | os.PathLike,
     out: str | os.PathLike,
-    features: Sequence[str] | str = ("audio",),
+    features: Sequence[str] | str | PipelineConfig = ("audio",),
     workers: int = 1,
     scheduler: str | None = None,
     overwrite: bool = False,
     configs: Mapping[str, Any] | None = None,
-    max_side: int | None = 1280,
+    max_side: int | None = None,
 ) -> ExtractReport:
     """Extract per-frame features of many videos into a feature store.
 
@@ -335,8 +313,9 @@ def extract(
         Video files and/or folders (searched recursively).
     out : str or PathLike
         Feature store folder (created if needed).
-    features : str or sequence of str, default ("audio",)
-        Feature sets, e.g. ``"audio,facepose,expression"``; all computed in one decode pass.
+    features : str, sequence of str or PipelineConfig, default ("audio",)
+        Feature sets, e.g. ``"audio,facepose,expression"`` (all computed in one decode
+        pass), or a whole :class:`~vafusion.extraction.PipelineConfig`.
     workers : int, default 1
         ``<= 1``: in this process. ``N > 1``: a Dask ``LocalCluster`` of N single-threaded
         worker processes (capped at the number of videos left to do).
@@ -345,32 +324,36 @@ def extract(
     overwrite : bool, default False
         Re-extract even complete entries.
     configs : mapping of str to config dataclass, optional
-        Per feature set extractor config (default: the paper's settings). A different
-        config has a different hash and so gives new store entries.
+        Per feature set config (default: the paper's settings); only with set names.
     max_side : int, optional
-        Frames are downscaled in the decoder to this longer side (see ``extract_features``).
+        Decoder size cap (default 1280; 0: none); only with set names.
 
     Returns
     -------
     ExtractReport
         ``report.failed`` lists failing videos; ``report.exit_code`` is 1 if any.
     """
-    from vafusion.features.pipeline import parse_feature_sets
     from vafusion.store import FeatureStore
 
     t0 = time.perf_counter()
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
-    names = parse_feature_sets(features)
-    if configs:
-        unknown = set(configs) - set(names)
-        if unknown:
-            raise ConfigError(f"configs given for feature sets not requested: {sorted(unknown)}")
+    if isinstance(features, PipelineConfig):
+        if configs or max_side is not None:
+            raise ConfigError("give configs/max_side inside the PipelineConfig, not beside it")
+        config = features
+    else:
+        config = PipelineConfig.of(features, configs, max_side=max_side)
+    if workers > 1 or scheduler:
+        check_main_guard()
+    names = list(config.features)
+    inputs = [Path(i) for i in inputs]
     videos = find_inputs(inputs)
     store = FeatureStore(out)
+    store.check_writable()  # before decoding anything
     store.cleanup()
     # a file whose stem cannot be a store key ("..", "a\\b", ".hidden") fails alone
-    bad_names: dict[str, str] = {}
+    bad_names = {k: _one_line(e) for k, e in empty_folders(inputs, videos).items()}
     for p in list(videos):
         try:
             check_video_name(video_name(p))
@@ -379,12 +362,16 @@ def extract(
             bad_names[video_name(p)] = _one_line(
                 ConfigError(f"{exc.message}: rename the file to extract it", p)
             )
-    todo, skipped = plan(videos, store, names, configs, overwrite)
+    todo, skipped = plan(videos, store, config, overwrite)
+    # one video on several cores: its time chunks in local worker processes, no cluster
+    chunk_workers = workers if len(todo) == 1 and not scheduler else 1
     workers = max(1, min(workers, len(todo)))  # no idle workers; 1 video: no cluster
     if scheduler:
         executor = scheduler
     elif workers > 1:
         executor = f"LocalCluster({workers})"
+    elif chunk_workers > 1:
+        executor = f"local, {chunk_workers} chunk processes"
     else:
         executor = "local"
     report = ExtractReport(
@@ -399,11 +386,17 @@ def extract(
         log.warning("%s failed: %s", v, e)
     if skipped:
         log.info("%d of %d videos already complete in %s", len(skipped), len(videos), out)
-    if todo:
+    tasks = [(p, config.only(sets)) for p, sets in todo]
+    if tasks:
+        from vafusion.parallel.extract_chunks import extract_local_chunked, needs_faces
+
         if scheduler or workers > 1:
-            results = _run_dask(todo, str(out), configs, workers, scheduler, max_side)
+            results = _run_dask(tasks, str(out), workers, scheduler)
+        elif chunk_workers > 1 and needs_faces(tasks[0][1]):
+            results = [extract_local_chunked(*tasks[0], str(out), chunk_workers)]
+            _log_result(results[0], 1, 1)
         else:
-            results = _run_local(todo, str(out), configs, max_side)
+            results = _run_local(tasks, str(out))
         for r in results:
             if r["status"] == "done":
                 report.done.append(r["video"])
@@ -417,23 +410,21 @@ def extract(
     return report
 
 
-def _run_local(todo, store_root, configs, max_side):
+def _run_local(tasks, store_root):
     from vafusion.isolation import IsolatedWorker
 
     results = []
     with (
-        progress_bar("videos", total=len(todo), unit="videos") as advance,
+        progress_bar("videos", total=len(tasks), unit="videos") as advance,
         IsolatedWorker() as worker,  # a native crash fails one video, not the run
     ):
-        for i, (path, sets) in enumerate(todo):
+        for i, (path, config) in enumerate(tasks):
             try:
-                r = worker.call(
-                    extract_one, str(path), store_root, sets, configs, max_side=max_side,
-                    label=str(path),
-                )  # fmt: skip
+                # the worker process keeps its pipelines (loaded models) between videos
+                r = worker.call(extract_one, str(path), store_root, config, label=str(path))
             except MediaError as exc:
                 r = _failed(store_root, path, _one_line(exc))
-            _log_result(r, i + 1, len(todo))
+            _log_result(r, i + 1, len(tasks))
             results.append(r)
             advance()
     return results
@@ -447,14 +438,33 @@ def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
     return {"video": video_name(path), "status": "failed", "n_frames": 0, "error": error}
 
 
+def _expected_total(tasks) -> int | None:
+    """Sum of the videos' header frame counts (None if one is unknown): the frames bar."""
+    counts = [expected_frames(task[0]) for task in tasks]
+    return None if any(c is None for c in counts) else sum(counts)
+
+
+def extract_one_reporting(*args: Any, **kwargs: Any) -> dict:
+    """:func:`extract_one` on a Dask worker; its warnings travel back in ``r["warnings"]``.
+
+    A worker's stderr is not the user's (a remote scheduler's workers run elsewhere), so
+    the client logs the warnings again (:func:`_log_result`).
+    """
+    with captured_warnings() as warnings:
+        r = extract_one(*args, **kwargs)
+    return {**r, "warnings": warnings}
+
+
 def _log_result(r: dict, i: int, n: int) -> None:
+    for w in r.get("warnings", ()):  # raised on a Dask worker
+        log.warning("%s", w)
     if r["status"] == "done":
         log.info("[%d/%d] %s: %d frames", i, n, r["video"], r["n_frames"])
     else:
         log.warning("[%d/%d] %s failed: %s", i, n, r["video"], r["error"])
 
 
-def _run_dask(todo, store_root, configs, workers, scheduler, max_side):
+def _run_dask(tasks, store_root, workers, scheduler):
     import uuid
 
     from distributed import Client, LocalCluster, as_completed
@@ -474,32 +484,42 @@ def _run_dask(todo, store_root, configs, workers, scheduler, max_side):
         client = Client(cluster)
     results = []
     try:
+        from vafusion.parallel.extract_chunks import extract_dask_chunked, split_tasks
+
         run = uuid.uuid4().hex[:6]
+        if cluster is not None:
+            client.wait_for_workers(workers)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        # long videos with faces: chunks as tasks, assembled here; the rest: one task each;
+        # every task's priority is its length in seconds (largest first)
+        chunked, whole = split_tasks(tasks, n_workers)
         futures = {}
-        for path, sets in todo:
+        for path, config, seconds in whole:
             fut = client.submit(
-                extract_one,
+                extract_one_reporting,
                 str(path),
                 store_root,
-                list(sets),
-                dict(configs or {}),
+                config,
                 single_thread=True,
-                max_side=max_side,
                 key=f"vafusion-extract-{video_name(path)}-{run}",
+                priority=seconds,
                 pure=False,
             )
             futures[fut] = path
+        for i, r in enumerate(extract_dask_chunked(client, chunked, store_root), start=1):
+            _log_result(r, i, len(tasks))
+            results.append(r)
         with (
-            progress_bar("videos", total=len(todo), unit="videos") as adv_v,
-            progress_bar("frames", unit="frames") as adv_f,
+            progress_bar("videos", total=len(tasks), unit="videos") as adv_v,
+            progress_bar("frames", total=_expected_total(tasks), unit="frames") as adv_f,
         ):
-            for i, fut in enumerate(as_completed(list(futures)), start=1):
+            for i, fut in enumerate(as_completed(list(futures)), start=len(results) + 1):
                 path = futures[fut]
                 try:
                     r = fut.result()
                 except Exception as exc:  # worker died (KilledWorker), ...
                     r = _failed(store_root, path, f"worker failed: {_one_line(exc)}")
-                _log_result(r, i, len(todo))
+                _log_result(r, i, len(tasks))
                 results.append(r)
                 adv_v()
                 adv_f(r.get("n_frames", 0))
