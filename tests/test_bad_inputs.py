@@ -372,6 +372,18 @@ def test_export(extracted, tmp_path, case):
         assert np.ptp(np.diff(t)) > 1e-3
 
 
+def test_export_does_not_overwrite_without_force(extracted, tmp_path):
+    _, _, store = extracted
+    out = tmp_path / "x.csv"
+    out.write_text("my own notes\n")
+    p = run_cli("export", store, "--video", "no_audio", "--out", out)
+    assert_one_error(p, str(out), "--force")
+    assert out.read_text() == "my own notes\n"
+    p = run_cli("export", store, "--video", "no_audio", "--out", out, "--force")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert out.read_text().startswith("frame,timestamp")
+
+
 # ---------------------------------------------------------------------------- predict
 @pytest.fixture(scope="module")
 def predicted(media, tmp_path_factory):
