@@ -51,13 +51,19 @@ bench: setup
 	$(BIN)/python benchmarks/bench_expression.py --repeat 2
 	$(BIN)/python benchmarks/bench_predict.py --repeat 3 --live-rounds 2
 	$(BIN)/python benchmarks/bench_report.py --repeat 3
+	$(BIN)/python benchmarks/bench_default_model.py --rounds 5
 	$(BIN)/python benchmarks/bench_memory.py --seconds 60 600 3600
 	$(BIN)/python benchmarks/bench_model_load.py --rounds 5
 	$(BIN)/python benchmarks/stride_effect.py
+	$(BIN)/python benchmarks/bench_dask.py --repeat 3
 	$(BIN)/python benchmarks/bench_store.py --scale 0.1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1
 	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 2
 	$(BIN)/python benchmarks/bench_train.py --scale 0.05 --threads 1 --data mmap
+	(ulimit -n 1024; $(BIN)/python benchmarks/bench_train.py --scale 1.0 --data mmap --max-steps 100 --threads 1)
+	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1 --recipe paper
+	$(BIN)/python benchmarks/bench_train.py --scale 0.01 --threads 1 --recipe improved
+	$(BIN)/python benchmarks/bench_temporal.py --out benchmarks/results/temporal.md
 
 clean:
 	rm -rf $(VENV) vafusion-demo .pytest_cache

@@ -121,13 +121,10 @@ def main() -> None:
 
     print(f"load average before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
-        clip = args.clip
-        if clip is None:
-            sys.path.insert(0, str(Path(__file__).parent))
-            from loop_clip import loop_clip
+        sys.path.insert(0, str(Path(__file__).parent))
+        from loop_clip import benchmark_clip
 
-            clip = loop_clip(CLIP, Path(tmp) / "sample_looped.mp4", args.seconds)
-            print(f"clip: {CLIP.name} looped to {args.seconds:.0f} s (synthetic, video only)")
+        clip = benchmark_clip(args.clip, CLIP, args.seconds, tmp)
         info = probe(clip)
         print(
             f"clip: {clip.name}, {info.duration_s:.1f} s, {info.n_frames} frames, "

@@ -50,6 +50,15 @@ def loop_clip(src: str | Path, dst: str | Path, seconds: float) -> Path:
             k += 1
 
 
+def benchmark_clip(clip: Path | None, src: Path, seconds: float, tmp: str | Path) -> Path:
+    """``clip`` if given, else ``seconds`` of ``src`` looped into ``tmp`` (said on stdout)."""
+    if clip is not None:
+        return clip
+    looped = loop_clip(src, Path(tmp) / "sample_looped.mp4", seconds)
+    print(f"clip: {Path(src).name} looped to {seconds:.0f} s (synthetic, video only)")
+    return looped
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("src", type=Path)

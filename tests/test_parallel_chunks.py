@@ -94,3 +94,37 @@ def test_dask_chunk_tasks_equal_the_local_pool(runs, sample_clip):
     np.testing.assert_array_equal(a.frame, b.frame)
     np.testing.assert_array_equal(a.face_id, b.face_id)
     np.testing.assert_array_equal(a.values, b.values)  # same chunks: the same numbers
+
+
+@pytest.mark.slow
+def test_extract_chunks_one_video_locally_and_long_videos_on_dask(
+    runs, sample_clip, clips_dir, tmp_path
+):
+    from vafusion.extraction import extract
+    from vafusion.store import FeatureStore
+
+    seq, _, _ = runs
+    # one video, 2 workers: its chunks in 2 local processes (no cluster)
+    local = extract([sample_clip], tmp_path / "local", "expression", workers=2)
+    assert local.ok and local.executor == "local, 2 chunk processes"
+    # two videos on a 2-worker cluster: the sample clip is chunked, d18 is one task
+    d18 = clips_dir / "d18.mp4"
+    dask = extract([sample_clip, d18], tmp_path / "dask", "expression", workers=2)
+    assert dask.ok and sorted(dask.done) == ["WolfgangLanger_Pexels", "d18"]
+    for store in (tmp_path / "local", tmp_path / "dask"):
+        table = FeatureStore(store).get("WolfgangLanger_Pexels", "expression")
+        np.testing.assert_array_equal(table.face_id, seq["expression"].face_id)
+        np.testing.assert_array_equal(table.frame, seq["expression"].frame)
+
+
+def test_long_videos_with_faces_become_chunk_tasks_largest_first(sample_clip, clips_dir):
+    from vafusion.extraction import PipelineConfig
+    from vafusion.parallel.extract_chunks import split_tasks
+
+    faces, audio = PipelineConfig.of("expression"), PipelineConfig.of("audio")
+    d18, d20 = clips_dir / "d18.mp4", clips_dir / "d20.mp4"
+    chunked, whole = split_tasks([(d20, faces), (sample_clip, faces), (d18, faces)], 2)
+    assert chunked == [(sample_clip, faces)]  # 19.7 s, keyframes every 3 s: 2 chunks
+    assert [(p.name, s) for p, _, s in whole] == [("d18.mp4", 7), ("d20.mp4", 6)]  # longest 1st
+    # audio gains nothing from chunks: stays one task
+    assert split_tasks([(sample_clip, audio)], 2)[0] == []

@@ -165,7 +165,7 @@ def test_predict_outputs_stay_in_the_folder(tmp_path, evil_videos):
     outside = [n for n in new if not n.startswith("a/b/out") and n not in ("a", "a/b")]
     assert not outside, outside
     written = sorted(f.name for f in out.iterdir())
-    assert len(written) == 8 and not [n for n in written if n.startswith(".") or "/" in n]
+    assert len(written) == 10 and not [n for n in written if n.startswith(".") or "/" in n]
 
 
 def test_extract_and_export_stay_in_the_folder(tmp_path, evil_videos, clips_dir):

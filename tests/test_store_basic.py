@@ -64,7 +64,8 @@ def test_round_trip_and_keys(tmp_path):
     assert store.videos() == ["clip"]
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert manifest["store_version"] == 1 and manifest["format"] == "vafusion-feature-store"
-    assert f"clip/audio/abc123-v{KEY_VERSION}" in manifest["entries"]
+    assert "entries" not in manifest  # the entry folders are the only index
+    assert [e.key for e in store.entries()] == [f"abc123-v{KEY_VERSION}"]
 
 
 def test_long_form_face_table(tmp_path):

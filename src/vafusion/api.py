@@ -1,7 +1,7 @@
 """The front door's ``process_file`` / ``process_files``: media -> time-indexed DataFrames.
 
 In the style of opensmile-python: one call per file (or per list of files) returning one
-DataFrame convention (:func:`vafusion.extraction.frames.to_frame`): one row per decoded
+DataFrame convention (:meth:`vafusion.extraction.VideoFeatures.to_frame`): one row per decoded
 frame indexed by ``time`` in seconds, NaN rows where a face (or audio) is missing.
 """
 
@@ -61,11 +61,10 @@ def process_file(
     >>> df["emo_happy"].idxmax()  # doctest: +SKIP
     """
     from vafusion.extraction import Pipeline
-    from vafusion.extraction.frames import to_frame
 
     pipe = _pipeline(features)
     try:
-        return to_frame(pipe.process(path), face)
+        return pipe.process(path).to_frame(face)
     finally:
         if not isinstance(features, Pipeline):
             pipe.close()
@@ -86,14 +85,13 @@ def process_files(
         file that failed (the others are still processed).
     """
     from vafusion.extraction import Pipeline
-    from vafusion.extraction.frames import to_frame
 
     out = BatchResult()
     pipe = _pipeline(features)
     try:
         for path in paths:
             try:
-                out[str(path)] = to_frame(pipe.process(path), face)
+                out[str(path)] = pipe.process(path).to_frame(face)
             except VafusionError as exc:
                 out.errors[str(path)] = str(exc) if exc.path else f"{path}: {exc}"
                 log.warning("%s", out.errors[str(path)])

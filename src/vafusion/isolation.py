@@ -63,9 +63,10 @@ def _serve(conn, log_level: int) -> None:
 
     setup_logging(log_level)
     try:
-        from vafusion.log import set_verbosity
+        from vafusion.log import forward_progress, set_verbosity
 
         set_verbosity(log_level, progress=False)  # the parent draws the progress bars
+        forward_progress(lambda event: conn.send(("progress", event)))
     except (ImportError, TypeError, ValueError):  # pragma: no cover - older log module
         pass
     while True:
@@ -146,9 +147,15 @@ class IsolatedWorker:
         if self._proc is None or not self._proc.is_alive():
             self.close()
             self._start()
+        from vafusion.log import ProgressRelay
+
+        relay = ProgressRelay()  # the child's progress bars, drawn here
         try:
             self._conn.send((fn, args, kwargs))
             status, value = self._conn.recv()
+            while status == "progress":
+                relay(value)
+                status, value = self._conn.recv()
         except (EOFError, ConnectionError, OSError):
             self._proc.join(timeout=10)
             code = self._proc.exitcode
@@ -157,6 +164,8 @@ class IsolatedWorker:
         except BaseException:  # Ctrl-C while waiting: do not leave the child running
             self.close(kill=True)
             raise
+        finally:
+            relay.close()
         if status == "err":
             raise value
         return value

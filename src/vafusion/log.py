@@ -268,6 +268,14 @@ def progress_bar(description: str, total: float | None = None, unit: str = "it")
     ...     for _ in range(10):
     ...         advance()
     """
+    forward = _settings.get("forward")
+    if forward is not None:  # in a worker process: the parent draws the bar
+        adv = _ForwardAdvance(forward, description, total, unit)
+        try:
+            yield adv
+        finally:
+            adv.close()
+        return
     if not show_progress():
         yield Advance()
         return
@@ -276,6 +284,82 @@ def progress_bar(description: str, total: float | None = None, unit: str = "it")
         yield Advance(progress, task)
     finally:
         _shared.close(task)
+
+
+# ---------------------------------------------------------------- bars of worker processes
+
+
+def forward_progress(send) -> None:
+    """In a worker process: send progress events to the parent instead of drawing bars.
+
+    ``send(event)`` is called (under a lock, at most ~5 times a second per bar) with
+    ``("open", key, description, total, unit)``, ``("advance", key, n)``, ``("total", key,
+    total)`` or ``("close", key)``; the parent passes them to a :class:`ProgressRelay`.
+    """
+    lock = threading.Lock()
+
+    def locked(event: tuple) -> None:
+        with lock:
+            send(event)
+
+    _settings["forward"] = locked
+
+
+class _ForwardAdvance(Advance):
+    """:class:`Advance` of a worker process: batches advances and sends them."""
+
+    _next = [0]
+
+    def __init__(self, send, description: str, total: float | None, unit: str) -> None:
+        super().__init__()
+        self._send, self._pending, self._last = send, 0.0, 0.0
+        self._next[0] += 1
+        self._key = f"{os.getpid()}-{self._next[0]}"
+        send(("open", self._key, description, total, unit))
+
+    def __call__(self, n: float = 1) -> None:
+        import time
+
+        self._pending += n
+        now = time.monotonic()
+        if now - self._last >= 0.2:
+            self._send(("advance", self._key, self._pending))
+            self._pending, self._last = 0.0, now
+
+    def set_total(self, total: float | None) -> None:
+        self._send(("total", self._key, total))
+
+    def close(self) -> None:
+        if self._pending:
+            self._send(("advance", self._key, self._pending))
+        self._send(("close", self._key))
+
+
+class ProgressRelay:
+    """In the parent: draws the bars a worker process forwards (see :func:`forward_progress`)."""
+
+    def __init__(self) -> None:
+        self._bars: dict[str, tuple] = {}
+
+    def __call__(self, event: tuple) -> None:
+        kind, key = event[0], event[1]
+        if kind == "open":
+            cm = progress_bar(event[2], total=event[3], unit=event[4])
+            self._bars[key] = (cm, cm.__enter__())
+        elif key in self._bars:
+            cm, adv = self._bars[key]
+            if kind == "advance":
+                adv(event[2])
+            elif kind == "total":
+                adv.set_total(event[2])
+            elif kind == "close":
+                del self._bars[key]
+                cm.__exit__(None, None, None)
+
+    def close(self) -> None:
+        """Remove the bars a dead or finished worker left open."""
+        for key in list(self._bars):
+            self(("close", key))
 
 
 def expected_frames(path: str | os.PathLike) -> int | None:

@@ -544,11 +544,6 @@ class WindowData(torch.utils.data.Dataset):
         """Batched fetch used by :class:`torch.utils.data.DataLoader` (one gather per batch)."""
         return self.batch(indices)
 
-    def windows_of(self, video_index: int) -> np.ndarray:
-        """Window indices of one video, in time order."""
-        a = int(self.window_counts[:video_index].sum())
-        return np.arange(a, a + int(self.window_counts[video_index]))
-
     @property
     def n_label_frames(self) -> int:
         """Frames with at least one usable label."""

@@ -46,7 +46,7 @@ from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.extraction.config import PipelineConfig
 from vafusion.extraction.guard import check_main_guard
 from vafusion.extraction.pipeline import Pipeline
-from vafusion.log import captured_warnings, get_logger, progress_bar
+from vafusion.log import captured_warnings, expected_frames, get_logger, progress_bar
 from vafusion.store.feature_store import check_video_name
 
 log = get_logger("extract")
@@ -183,6 +183,7 @@ def extract_one(
     *,
     single_thread: bool = False,
     cache: _PipelineCache | None = None,
+    pool: Any = None,
 ) -> dict[str, Any]:
     """Extract the feature sets of ``config`` from one video and write them to the store.
 
@@ -200,6 +201,9 @@ def extract_one(
         Limit BLAS/OpenMP/OpenCV threads to one (Dask workers).
     cache : optional
         Pipelines to reuse (default: this thread's).
+
+    pool : ChunkPool or DaskChunks, optional
+        Track the video's time chunks there (:mod:`vafusion.parallel`).
 
     Returns
     -------
@@ -219,7 +223,12 @@ def extract_one(
         source = None
         if is_image_sequence(path):
             source = ImageSequence(path, max_side=config.decoder.size_cap)
-        result = pipe.process(source or path)
+        if pool is not None and source is None:
+            from vafusion.parallel.local import process_chunked
+
+            result = process_chunked(pipe, path, pool)
+        else:
+            result = pipe.process(source or path)
         info = result.info
         info_dict = info.to_dict()
         for name in config.features:
@@ -354,11 +363,15 @@ def extract(
                 ConfigError(f"{exc.message}: rename the file to extract it", p)
             )
     todo, skipped = plan(videos, store, config, overwrite)
+    # one video on several cores: its time chunks in local worker processes, no cluster
+    chunk_workers = workers if len(todo) == 1 and not scheduler else 1
     workers = max(1, min(workers, len(todo)))  # no idle workers; 1 video: no cluster
     if scheduler:
         executor = scheduler
     elif workers > 1:
         executor = f"LocalCluster({workers})"
+    elif chunk_workers > 1:
+        executor = f"local, {chunk_workers} chunk processes"
     else:
         executor = "local"
     report = ExtractReport(
@@ -375,8 +388,13 @@ def extract(
         log.info("%d of %d videos already complete in %s", len(skipped), len(videos), out)
     tasks = [(p, config.only(sets)) for p, sets in todo]
     if tasks:
+        from vafusion.parallel.extract_chunks import extract_local_chunked, needs_faces
+
         if scheduler or workers > 1:
             results = _run_dask(tasks, str(out), workers, scheduler)
+        elif chunk_workers > 1 and needs_faces(tasks[0][1]):
+            results = [extract_local_chunked(*tasks[0], str(out), chunk_workers)]
+            _log_result(results[0], 1, 1)
         else:
             results = _run_local(tasks, str(out))
         for r in results:
@@ -420,6 +438,12 @@ def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
     return {"video": video_name(path), "status": "failed", "n_frames": 0, "error": error}
 
 
+def _expected_total(tasks) -> int | None:
+    """Sum of the videos' header frame counts (None if one is unknown): the frames bar."""
+    counts = [expected_frames(task[0]) for task in tasks]
+    return None if any(c is None for c in counts) else sum(counts)
+
+
 def extract_one_reporting(*args: Any, **kwargs: Any) -> dict:
     """:func:`extract_one` on a Dask worker; its warnings travel back in ``r["warnings"]``.
 
@@ -460,9 +484,17 @@ def _run_dask(tasks, store_root, workers, scheduler):
         client = Client(cluster)
     results = []
     try:
+        from vafusion.parallel.extract_chunks import extract_dask_chunked, split_tasks
+
         run = uuid.uuid4().hex[:6]
+        if cluster is not None:
+            client.wait_for_workers(workers)
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        # long videos with faces: chunks as tasks, assembled here; the rest: one task each;
+        # every task's priority is its length in seconds (largest first)
+        chunked, whole = split_tasks(tasks, n_workers)
         futures = {}
-        for path, config in tasks:
+        for path, config, seconds in whole:
             fut = client.submit(
                 extract_one_reporting,
                 str(path),
@@ -470,14 +502,18 @@ def _run_dask(tasks, store_root, workers, scheduler):
                 config,
                 single_thread=True,
                 key=f"vafusion-extract-{video_name(path)}-{run}",
+                priority=seconds,
                 pure=False,
             )
             futures[fut] = path
+        for i, r in enumerate(extract_dask_chunked(client, chunked, store_root), start=1):
+            _log_result(r, i, len(tasks))
+            results.append(r)
         with (
             progress_bar("videos", total=len(tasks), unit="videos") as adv_v,
-            progress_bar("frames", unit="frames") as adv_f,
+            progress_bar("frames", total=_expected_total(tasks), unit="frames") as adv_f,
         ):
-            for i, fut in enumerate(as_completed(list(futures)), start=1):
+            for i, fut in enumerate(as_completed(list(futures)), start=len(results) + 1):
                 path = futures[fut]
                 try:
                     r = fut.result()

@@ -30,7 +30,7 @@ from vafusion.extraction.overlap import run_overlapped
 from vafusion.extraction.registry import feature_set_class
 from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
 from vafusion.io.media import FrameSource, Video, VideoFrame, VideoInfo
-from vafusion.log import progress_bar
+from vafusion.log import expected_frames, progress_bar
 
 
 @dataclass
@@ -55,6 +55,26 @@ class VideoFeatures:
 
     def __getitem__(self, name: str) -> FeatureTable:
         return self.tables[name]
+
+    def to_frame(self, face: str | int = "main"):
+        """Every set side by side: the front door's time-indexed DataFrame.
+
+        Parameters
+        ----------
+        face : {"main", "left", "right"} or int
+            Subject of the face sets (see :func:`vafusion.faces.subjects.choose_track`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``n_frames`` rows indexed by ``time`` (seconds on the video time axis), columns
+            ``frame``, then per set its validity column and its features: NaN rows (validity
+            0) where a face or the audio is missing, never dropped rows.
+        """
+        from vafusion.faces.subjects import per_frame_frame
+
+        df = per_frame_frame(self.tables, self.info.n_frames, self.timestamps, face)
+        return df.set_index("timestamp").rename_axis("time")
 
 
 class Pipeline:
@@ -200,7 +220,8 @@ class Pipeline:
         feeds += list(extra)
         track = self.needs_faces or any(acc.needs_faces for acc in extra)
         label = os.path.basename(str(source.path))
-        with progress_bar(label, unit="frames") as advance:
+        total = expected_frames(source.path)
+        with progress_bar(label, total=total, unit="frames") as advance:
 
             def consume(frame: VideoFrame, faces: list) -> None:
                 for acc in feeds:

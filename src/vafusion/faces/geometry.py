@@ -157,14 +157,3 @@ def rotation_to_euler(rot: np.ndarray) -> np.ndarray:
     pitch = np.arctan2(-r[:, 1, 2], r[:, 2, 2])
     roll = np.arctan2(-r[:, 0, 1], r[:, 0, 0])
     return np.stack([pitch, yaw, roll], axis=1)
-
-
-def euler_to_rotation(angles: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`rotation_to_euler`: shape (B, 3) radians -> (B, 3, 3)."""
-    a, b, c = np.asarray(angles, dtype=np.float64).T
-    ca, sa, cb, sb, cc, sc = np.cos(a), np.sin(a), np.cos(b), np.sin(b), np.cos(c), np.sin(c)
-    one, zero = np.ones_like(a), np.zeros_like(a)
-    rx = np.stack([one, zero, zero, zero, ca, -sa, zero, sa, ca], 1).reshape(-1, 3, 3)
-    ry = np.stack([cb, zero, sb, zero, one, zero, -sb, zero, cb], 1).reshape(-1, 3, 3)
-    rz = np.stack([cc, -sc, zero, sc, cc, zero, zero, zero, one], 1).reshape(-1, 3, 3)
-    return rx @ ry @ rz

@@ -18,7 +18,6 @@ import numpy as np
 
 from vafusion.faces.geometry import (
     EYEBALL_RADIUS_MM,
-    IBUG68_FROM_MESH,
     LEFT_EYE_CONTOUR,
     LEFT_IRIS,
     RIGHT_EYE_CONTOUR,
@@ -160,8 +159,3 @@ def gaze(mesh: np.ndarray, fit: PoseFit) -> tuple[np.ndarray, np.ndarray, np.nda
         [np.arctan2(mean[:, 0], -mean[:, 2]), np.arctan2(mean[:, 1], -mean[:, 2])]
     )
     return out[0], out[1], angles
-
-
-def landmarks68(mesh: np.ndarray) -> np.ndarray:
-    """iBUG 68 landmarks (original-frame px) from meshes, shape (B, 68, 2)."""
-    return mesh[:, np.asarray(IBUG68_FROM_MESH), :2]

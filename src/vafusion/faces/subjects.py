@@ -13,6 +13,7 @@ Dense form (what training and export use)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -261,3 +262,55 @@ def select_face(
     if face_id is None:
         log.warning("%s: no face in this video; every row is invalid", table.name)
     return _dense_for(table, face_id, n, ts)
+
+
+def per_frame_frame(
+    tables: Mapping[str, FeatureTable], n_frames: int, timestamps: np.ndarray, how: str | int
+):
+    """Feature tables of one video side by side, one row per decoded frame.
+
+    Per-frame tables are used as they are; long-form face tables are reduced to one subject
+    with :func:`select_face` (``how``: ``"main"``, ``"left"``, ``"right"`` or a track id).
+
+    Parameters
+    ----------
+    tables : mapping of str to FeatureTable
+        Set name -> table (names starting with ``_`` are skipped).
+    n_frames : int
+    timestamps : numpy.ndarray, shape (n_frames,)
+    how : str or int
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``n_frames`` rows: ``frame, timestamp``, then per table its validity column
+        (``<name>_valid`` when two share a name) and its columns; NaN where invalid.
+
+    Raises
+    ------
+    ConfigError
+        A per-frame table does not have one row per decoded frame.
+    """
+    import pandas as pd
+
+    ts = np.asarray(timestamps, dtype=np.float64)
+    parts = [pd.DataFrame({"frame": np.arange(n_frames, dtype=np.int64), "timestamp": ts})]
+    used = {"frame", "timestamp"}
+    for name, table in tables.items():
+        if name.startswith("_"):
+            continue
+        if table.face_id is None:
+            if table.n_rows != n_frames or not np.array_equal(table.frame, np.arange(n_frames)):
+                raise ConfigError(
+                    f"{name!r} has {table.n_rows} rows for {n_frames} decoded frames "
+                    "(not per-frame)"
+                )
+            dense = table
+        else:
+            dense = select_face(table, n_frames, ts, how)
+        vcol = dense.valid_column if dense.valid_column not in used else f"{name}_valid"
+        used.add(vcol)
+        part = pd.DataFrame(dense.values, columns=dense.columns)
+        part.insert(0, vcol, dense.valid.astype(np.int8))
+        parts.append(part)
+    return pd.concat(parts, axis=1)

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from vafusion.features.base import Accumulator
 from vafusion.io.media import FrameSource, keyframe_times
-from vafusion.log import get_logger, progress_bar
+from vafusion.log import expected_frames, get_logger, progress_bar
 from vafusion.parallel.chunks import (
     MAX_CHUNK_S,
     WARMUP_S,
@@ -297,7 +297,8 @@ def process_chunked(
     accs = {name: fs.accumulator(source) for name, fs in pipeline.sets.items()}
     feeds = [accs[n] for n, fs in pipeline.sets.items() if fs.needs_frames] + list(extra)
     stitcher = Stitcher(plan)
-    with progress_bar(os.path.basename(str(path)), unit="frames") as advance:
+    name, total = os.path.basename(str(path)), expected_frames(path)
+    with progress_bar(name, total=total, unit="frames") as advance:
         for kind, item in pool.stream(path, plan, max_side, stride):
             if kind == "begin":
                 stitcher.begin(item)

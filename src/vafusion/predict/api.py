@@ -706,10 +706,11 @@ def write_outputs(
     -------
     dict of str to Path
     """
-    from vafusion.report.frames import crop_face, grab_frames, jpeg_bytes
+    from vafusion.io.grab import grab_frames
     from vafusion.report.html import data_uri, render_report
     from vafusion.report.player import player_data, render_player, video_source
     from vafusion.report.plots import minute_figure, va_figure
+    from vafusion.report.thumbnails import crop_face, jpeg_bytes
 
     t0 = time.perf_counter()
     stem = safe_stem(stem)

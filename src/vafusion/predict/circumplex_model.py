@@ -136,6 +136,8 @@ class CircumplexModel:
     description = DESCRIPTION
     #: feature sets of the pass (subclasses add theirs)
     feature_sets: tuple[str, ...] = ("expression",)
+    #: settings class (the default when no config is given)
+    config_class: type = CircumplexModelConfig
     #: predict_video accepts ``pool`` (chunks in worker processes) and ``stride``
     supports_chunks = True
     supports_stride = True
@@ -152,7 +154,7 @@ class CircumplexModel:
         from vafusion.extraction.pipeline import PipelinePool
         from vafusion.faces.tracker import TrackerConfig
 
-        self.config = config or CircumplexModelConfig()
+        self.config = config or self.config_class()
         t0 = time.perf_counter()
         self.pipeline_config = PipelineConfig(
             features=self.feature_sets,

@@ -81,16 +81,7 @@ class DefaultModel(CircumplexModel):
     name = "default"
     description = DESCRIPTION
 
-    def __init__(
-        self,
-        config: DefaultModelConfig | None = None,
-        tracker_config=None,
-        *,
-        face_tracking: bool = True,
-    ) -> None:
-        super().__init__(
-            config or DefaultModelConfig(), tracker_config, face_tracking=face_tracking
-        )
+    config_class = DefaultModelConfig
 
     #: the pass adds the ``facepose`` set (action units, geometry, head pose)
     feature_sets = ("expression", "facepose")

@@ -39,7 +39,7 @@ from typing import IO, Any
 import numpy as np
 
 from vafusion.errors import ConfigError, MediaError
-from vafusion.io.media import VideoFrame
+from vafusion.io.media import VideoFrame, frame_to_rgb
 from vafusion.log import get_logger
 
 log = get_logger("live")
@@ -213,11 +213,8 @@ def _time_origin(stream, first_t: float, tb: float) -> float:
 
 
 def _to_video_frame(frame, index: int, t: float, max_side: int) -> VideoFrame:
-    from vafusion.io.media import _apply_rotation, _rotation_of, _target_size
-
-    w, h, scale = _target_size(frame.width, frame.height, max_side)
-    image = frame.to_ndarray(format="rgb24", width=w, height=h)
-    return VideoFrame(index, t, _apply_rotation(image, _rotation_of(frame)), scale)
+    image, scale = frame_to_rgb(frame, max_side)
+    return VideoFrame(index, t, image, scale)
 
 
 def run_live(

@@ -20,7 +20,6 @@ Frames whose label or prediction is missing are excluded from every metric.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,18 +60,8 @@ class ScoreReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-compatible dict (NaN -> None)."""
-
-        def clean(x: Any) -> Any:
-            if isinstance(x, dict):
-                return {k: clean(v) for k, v in x.items()}
-            if isinstance(x, list):
-                return [clean(v) for v in x]
-            if isinstance(x, float) and not np.isfinite(x):
-                return None
-            return x
-
-        return clean(self.__dict__.copy())
+        """All fields as a dict (NaN kept; :func:`vafusion.fileio.json_text` writes null)."""
+        return dict(self.__dict__)
 
 
 def metrics(pred: np.ndarray, true: np.ndarray) -> dict[str, float]:
@@ -242,14 +231,14 @@ def write_report(rep: ScoreReport, out: str | os.PathLike) -> dict[str, Path]:
     """Write ``scores.csv`` (per video, then a ``POOLED`` row) and ``scores.json``."""
     import pandas as pd
 
-    from vafusion.fileio import atomic_write_text
+    from vafusion.fileio import atomic_write_text, json_text
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     rows = [*rep.videos, {"video": "POOLED", **rep.pooled}] if rep.pooled else rep.videos
     paths = {"csv": out / "scores.csv", "json": out / "scores.json"}
     atomic_write_text(paths["csv"], pd.DataFrame(rows).to_csv(index=False, float_format="%.4f"))
-    atomic_write_text(paths["json"], json.dumps(rep.to_dict(), indent=2) + "\n")
+    atomic_write_text(paths["json"], json_text(rep.to_dict()))
     return paths
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vafusion.errors import StoreError
+from vafusion.errors import ConfigError, StoreError
+from vafusion.faces.subjects import per_frame_frame, select_face
 from vafusion.features.base import FeatureTable
 from vafusion.fileio import atomic_path
 from vafusion.store.feature_store import FeatureStore
@@ -50,15 +51,11 @@ def _dense(table: FeatureTable, n: int, ts: np.ndarray, face: str | int) -> Feat
                 f"{table.name!r} has {table.n_rows} rows for {n} decoded frames (not per-frame)"
             )
         return table
-    try:
-        from vafusion.faces.subjects import select_face
-    except ImportError:
-        raise StoreError(
-            f"cannot pick one face per frame for {table.name!r}: vafusion.faces.subjects is "
-            "not available in this version (use --face all)"
-        ) from None
-    how: str | int = int(face) if isinstance(face, str) and face.isdigit() else face
-    return select_face(table, n, ts, how)
+    return select_face(table, n, ts, _how(face))
+
+
+def _how(face: str | int) -> str | int:
+    return int(face) if isinstance(face, str) and face.isdigit() else face
 
 
 def dense_features(
@@ -151,17 +148,10 @@ def frame_table(
             part = _rename_valid(part, t, df.columns)
             df = df.merge(part, on=keys, how="left")
         return df.reset_index(drop=True)
-    cols: dict[str, np.ndarray] = {"frame": np.arange(n), "timestamp": ts}
-    frames = [pd.DataFrame(cols)]
-    used = set(cols)
-    for t in tables.values():
-        d = _dense(t, n, ts, face)
-        vcol = d.valid_column if d.valid_column not in used else f"{d.name}_valid"
-        used.add(vcol)
-        part = pd.DataFrame(d.values, columns=d.columns)
-        part.insert(0, vcol, d.valid.astype(np.int8))
-        frames.append(part)
-    return pd.concat(frames, axis=1)
+    try:
+        return per_frame_frame(tables, n, ts, _how(face))
+    except ConfigError as exc:
+        raise StoreError(exc.message, store.root) from None
 
 
 def _rename_valid(part, table: FeatureTable, existing) -> object:

@@ -3,7 +3,7 @@
 Layout (see ``docs/store.md`` for the reasons)::
 
     STORE/
-      manifest.json                          index: store version, entries, video infos, failures
+      manifest.json                          store version, video infos, failures
       .lock                                  flock() target serialising manifest updates
       data/<video>/<feature_set>/<key>-v<KEY_VERSION>/
           entry.json                         columns, config, video info, shapes, meta
@@ -165,7 +165,6 @@ class Entry:
 
 @dataclass
 class _Manifest:
-    entries: dict[str, dict] = field(default_factory=dict)
     videos: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, dict] = field(default_factory=dict)
 
@@ -175,7 +174,6 @@ class _Manifest:
             "store_version": STORE_VERSION,
             "written_by": f"vafusion {__version__}",
             "updated": _now(),
-            "entries": self.entries,
             "videos": self.videos,
             "failures": self.failures,
         }
@@ -268,7 +266,6 @@ class FeatureStore:
                 path,
             )
         return _Manifest(
-            entries=data.get("entries", {}),
             videos=data.get("videos", {}),
             failures=data.get("failures", {}),
         )
@@ -461,9 +458,6 @@ class FeatureStore:
                 fsync_dir(parent)
                 if trash is not None:
                     shutil.rmtree(trash, ignore_errors=True)
-                m.entries[f"{video}/{table.name}/{key}"] = {
-                    k: v for k, v in entry.to_dict().items() if k != "path"
-                }
                 if video_info is not None:
                     m.videos[video] = video_info
 
@@ -503,21 +497,14 @@ class FeatureStore:
     def remove(self, video: str, feature_set: str | None = None) -> int:
         """Delete a video's entries (all, or one feature set's); returns how many."""
         sets = [feature_set] if feature_set else self.feature_sets_of(video)
-        removed = []
+        removed = 0
         for fs in sets:
             for _, _, path in self._candidates(video, fs):
                 trash = path.with_name(f"{TRASH_PREFIX}{path.name}-{uuid.uuid4().hex[:8]}")
                 os.rename(path, trash)
                 shutil.rmtree(trash, ignore_errors=True)
-                removed.append(f"{video}/{fs}/{path.name}")
-
-        def fn(m: _Manifest) -> None:
-            for k in removed:
-                m.entries.pop(k, None)
-
-        if removed:
-            self._update_manifest(fn)
-        return len(removed)
+                removed += 1
+        return removed
 
     # ------------------------------------------------------------------ reading
     def has(self, video: str, feature_set: str, extractor_hash: str | None = None) -> bool:
@@ -819,16 +806,11 @@ class FeatureStore:
         return store
 
     def rebuild_manifest(self) -> None:
-        """Re-index the manifest's entries and video infos from the entry folders."""
+        """Re-index the manifest's video infos from the entry folders (the entries
+        themselves are always read from the folders)."""
         entries = self.entries()
 
         def fn(m: _Manifest) -> None:
-            m.entries = {
-                f"{e.video}/{e.feature_set}/{e.key}": {
-                    k: v for k, v in e.to_dict().items() if k != "path"
-                }
-                for e in entries
-            }
             for e in entries:
                 doc = self._load_entry_json(Path(e.path))
                 if doc.get("video_info") and e.video not in m.videos:
