@@ -64,7 +64,7 @@ def extract_cmd(
         None,
         "--jobs",
         "-j",
-        help="Videos in parallel: worker processes (>1: a local Dask cluster).",
+        help="Worker processes (>1: a local Dask cluster; one video with faces: its time chunks).",
     ),
     workers: int = typer.Option(None, "--workers", "-w", hidden=True),  # old name of --jobs
     scheduler: str = typer.Option(
