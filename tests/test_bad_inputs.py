@@ -366,6 +366,18 @@ def test_export(extracted, tmp_path, case):
         assert np.ptp(np.diff(t)) > 1e-3
 
 
+def test_export_does_not_overwrite_without_force(extracted, tmp_path):
+    _, _, store = extracted
+    out = tmp_path / "x.csv"
+    out.write_text("my own notes\n")
+    p = run_cli("export", store, "--video", "no_audio", "--out", out)
+    assert_one_error(p, str(out), "--force")
+    assert out.read_text() == "my own notes\n"
+    p = run_cli("export", store, "--video", "no_audio", "--out", out, "--force")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert out.read_text().startswith("frame,timestamp")
+
+
 # ---------------------------------------------------------------------------- predict
 @pytest.fixture(scope="module")
 def predicted(media, tmp_path_factory):
@@ -580,6 +592,50 @@ def test_import_openface_missing_columns(tmp_path, clips_dir, kind):
         return
     assert_one_error(p, csv_path.name, "column")
     assert not (store / "entries").exists() or not list((store / "entries").rglob("*.npy"))
+
+
+def test_import_openface_non_finite_values_become_nan(tmp_path, clips_dir):
+    """inf, -inf and 1e308 (infinite as float32) are no measurements: NaN plus a warning
+    naming the CSV lines; the other cells of those rows are kept."""
+    import pandas as pd
+
+    from vafusion.store import FeatureStore
+
+    raw = pd.read_csv(clips_dir.parent / "openface" / "OpenFace_Test.csv", skipinitialspace=True)
+    raw.columns = [c.strip() for c in raw.columns]
+    raw = raw.astype({c: float for c in ("pose_Rx", "AU12_r", "gaze_0_x")})
+    raw.loc[3, "pose_Rx"] = np.inf
+    raw.loc[7, "AU12_r"] = -np.inf
+    raw.loc[7, "gaze_0_x"] = 1e308
+    csv_path = tmp_path / "inf.csv"
+    raw.to_csv(csv_path, index=False)
+    assert "inf" in csv_path.read_text()
+    store = tmp_path / "store"
+    p = run_cli("import-openface", csv_path, "--video", clips_dir / "no_face.mp4", "--out", store)
+    assert p.returncode == 0, p.stderr[-2000:]
+    warning = [ln for ln in p.stderr.splitlines() if "out-of-range" in ln]
+    assert len(warning) == 1 and "line(s) 5, 9" in warning[0], p.stderr[-2000:]
+    t = FeatureStore(store).get("no_face", "facepose")
+    assert not np.isinf(t.values).any()
+    col = t.columns.index("pose_Rx")
+    row = int(np.flatnonzero(t.frame == int(raw.loc[3, "frame"]) - 1)[0])
+    assert np.isnan(t.values[row, col])
+    assert np.isfinite(t.values[row, t.columns.index("pose_Ry")])
+
+
+def test_import_openface_without_feature_columns_is_refused(tmp_path, clips_dir):
+    import pandas as pd
+
+    raw = pd.read_csv(clips_dir.parent / "openface" / "OpenFace_Test.csv", skipinitialspace=True)
+    raw.columns = [c.strip() for c in raw.columns]
+    csv_path = tmp_path / "ids.csv"
+    ids = [c for c in ("frame", "face_id", "timestamp", "confidence", "success") if c in raw]
+    assert "confidence" in ids and "success" in ids
+    raw[ids].to_csv(csv_path, index=False)
+    store = tmp_path / "store"
+    p = run_cli("import-openface", csv_path, "--video", clips_dir / "no_face.mp4", "--out", store)
+    assert_one_error(p, csv_path.name, "no OpenFace feature column")
+    assert not list(store.rglob("*.npy"))
 
 
 # ------------------------------------------------------------------ checkpoints, config

@@ -231,6 +231,27 @@ def _to_video_frame(frame, index: int, t: float, size: tuple[int, int, float]) -
     return VideoFrame(index=index, timestamp=t, image=image, scale=scale)
 
 
+def frame_to_rgb(frame, max_side: int | None = None) -> tuple[np.ndarray, float]:
+    """A decoded PyAV video frame as the RGB pixels every vafusion frame has.
+
+    Parameters
+    ----------
+    frame : av.VideoFrame
+    max_side : int, optional
+        Downscaled in FFmpeg's scaler so that the longer side is at most this.
+
+    Returns
+    -------
+    image : numpy.ndarray, shape (H, W, 3), uint8
+        RGB, display rotation applied.
+    scale : float
+        Image size / original frame size.
+    """
+    w, h, scale = _target_size(frame.width, frame.height, max_side)
+    image = frame.to_ndarray(format="rgb24", width=w, height=h)
+    return _apply_rotation(image, _rotation_of(frame)), scale
+
+
 def _frame_time(frame, stream) -> float | None:
     if frame.pts is None:
         return None
@@ -704,3 +725,9 @@ class Video:
     ) -> AudioSignal | None:
         """See :func:`load_audio`."""
         return load_audio(self.path, sample_rate, duration_s=duration_s)
+
+    def grab(self, times: list[float], max_side: int = 640) -> dict:
+        """A few frames by time, by seeking (see :func:`vafusion.io.grab.grab_frames`)."""
+        from vafusion.io.grab import grab_frames
+
+        return grab_frames(self.path, times, max_side)

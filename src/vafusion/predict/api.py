@@ -377,7 +377,14 @@ def run_predictions(
     if stride != 1 and not _supports(model, "supports_stride"):
         raise ConfigError("--stride needs the default model (a checkpoint analyses every frame)")
     cores = jobs or os.cpu_count() or 1
-    if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
+    from vafusion.parallel.local import splits_into_chunks
+
+    if (
+        cores > 1
+        and len(paths) == 1
+        and _supports(model, "supports_chunks")
+        and splits_into_chunks(paths[0], cores)
+    ):
         args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
         results = [predict_chunked(*args, workers=cores, stride=stride, report=report)]
         return _with_index(results, out_dir)
@@ -708,10 +715,11 @@ def write_outputs(
     -------
     dict of str to Path
     """
-    from vafusion.report.frames import crop_face, grab_frames, jpeg_bytes
+    from vafusion.io.grab import grab_frames
     from vafusion.report.html import data_uri, render_report
     from vafusion.report.player import player_data, render_player, video_source
     from vafusion.report.plots import minute_figure, va_figure
+    from vafusion.report.thumbnails import crop_face, jpeg_bytes
 
     t0 = time.perf_counter()
     stem = safe_stem(stem)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import threading
 import time
@@ -38,7 +39,7 @@ from typing import IO, Any
 import numpy as np
 
 from vafusion.errors import ConfigError, MediaError
-from vafusion.io.media import VideoFrame
+from vafusion.io.media import VideoFrame, frame_to_rgb
 from vafusion.log import get_logger
 
 log = get_logger("live")
@@ -115,7 +116,7 @@ class LatestFrameSlot:
             return (item is not None or not self._closed), item
 
 
-def open_source(source: str):
+def open_source(source: str, timeout_s: float = 10.0):
     """Open a live source with PyAV.
 
     Parameters
@@ -123,6 +124,8 @@ def open_source(source: str):
     source : str
         ``/dev/videoN`` or an integer N (camera, V4L2), a URL (``rtsp://``, ``http://``,
         ``udp://``, ``tcp://``...), or a file path.
+    timeout_s : float, default 10
+        A network source that sends nothing for this long is an error.
 
     Raises
     ------
@@ -137,13 +140,20 @@ def open_source(source: str):
         src = f"/dev/video{src}" if src.isdigit() else src
         kwargs["format"] = "v4l2"
     elif "://" in src:
-        kwargs["options"] = dict(NETWORK_OPTIONS)
-        kwargs["timeout"] = 10.0
+        kwargs["options"] = {**NETWORK_OPTIONS, "rw_timeout": str(int(timeout_s * 1e6))}
+        kwargs["timeout"] = timeout_s
     elif not Path(src).exists():
         raise MediaError("no such file, camera or URL", src)
+    t0 = time.monotonic()
     try:
         container = av.open(src, **kwargs)
     except (av.error.FFmpegError, OSError) as exc:
+        if "://" in src and time.monotonic() - t0 >= 0.9 * timeout_s:
+            # FFmpeg's own words for its timeout are "Immediate exit requested"
+            raise MediaError(
+                f"no video data arrived within {timeout_s:g} s (is anything sending to it?)",
+                src,
+            ) from None
         raise MediaError(f"cannot open live source ({exc})", src) from None
     if not container.streams.video:
         container.close()
@@ -203,11 +213,8 @@ def _time_origin(stream, first_t: float, tb: float) -> float:
 
 
 def _to_video_frame(frame, index: int, t: float, max_side: int) -> VideoFrame:
-    from vafusion.io.media import _apply_rotation, _rotation_of, _target_size
-
-    w, h, scale = _target_size(frame.width, frame.height, max_side)
-    image = frame.to_ndarray(format="rgb24", width=w, height=h)
-    return VideoFrame(index, t, _apply_rotation(image, _rotation_of(frame)), scale)
+    image, scale = frame_to_rgb(frame, max_side)
+    return VideoFrame(index, t, image, scale)
 
 
 def run_live(
@@ -247,6 +254,8 @@ def run_live(
 
     from vafusion.predict.api import load_model
 
+    if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
+        raise ConfigError(f"--max-seconds must be a number > 0, got {max_seconds!r}")
     torch.set_num_threads(1)  # one frame at a time: threads only add contention
     mdl = load_model(model)
     if not hasattr(mdl, "live_step"):
@@ -255,7 +264,7 @@ def run_live(
     stop = stop or threading.Event()
     tracker = mdl.new_tracker()
     mdl.warm_up(tracker)
-    container = open_source(source)
+    container = open_source(source, min(10.0, max_seconds) if max_seconds else 10.0)
     stats = LiveStats()
     slot = LatestFrameSlot()
     smoothers: dict[int, Any] = {}

@@ -1,7 +1,8 @@
 """``--overlay``: the video re-encoded with face boxes and a valence-arousal gauge per frame.
 
 The video is decoded a second time (streaming) and re-encoded as H.264 (PyAV/libx264,
-``yuv420p``, CRF 23) at its own frame rate; the audio track is not copied. The gauge in the
+``yuv420p``, CRF 23) with every frame at its source presentation time (a variable frame
+rate stays variable; 90 kHz clock); the audio track is not copied. The gauge in the
 top-left corner is a small circumplex (valence right, arousal up) with the current point
 and its recent trail, plus the two values as text.
 """
@@ -16,8 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from vafusion.fileio import atomic_path
-from vafusion.io.media import iter_frames
+from vafusion.io.media import Video
 from vafusion.predict.types import VideoPrediction
+
+#: the overlay's timestamps are the source's (variable frame rate kept), on a 90 kHz clock
+_TIME_BASE = Fraction(1, 90_000)
 
 _COLORS = [(46, 204, 113), (52, 152, 219), (231, 76, 60), (241, 196, 15)]
 
@@ -80,10 +84,11 @@ def write_overlay(pred: VideoPrediction, path: str | os.PathLike, max_side: int 
     trails = [deque(maxlen=12) for _ in pred.faces]
     with atomic_path(path) as tmp, av.open(str(tmp), "w", format="mp4") as out:
         stream = None
-        for frame in iter_frames(pred.info.path, max_side=max_side):
+        for frame in Video(pred.info.path, max_side=max_side).frames():
             img = np.ascontiguousarray(frame.image)
             if stream is None:
                 stream = out.add_stream("libx264", rate=fps)
+                stream.codec_context.time_base = _TIME_BASE
                 stream.width = img.shape[1] - img.shape[1] % 2
                 stream.height = img.shape[0] - img.shape[0] % 2
                 stream.pix_fmt = "yuv420p"
@@ -107,7 +112,7 @@ def write_overlay(pred: VideoPrediction, path: str | os.PathLike, max_side: int 
                 _gauge(img, 8 + k * (size + 8), 8, size, trails[k], va, label)
             img = img[: stream.height, : stream.width]
             vf = av.VideoFrame.from_ndarray(img, format="rgb24")
-            vf.pts = i
+            vf.pts, vf.time_base = int(round(frame.timestamp / _TIME_BASE)), _TIME_BASE
             for packet in stream.encode(vf):
                 out.mux(packet)
         if stream is not None:

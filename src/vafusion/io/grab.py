@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
+from vafusion.io.media import frame_to_rgb
 from vafusion.log import get_logger
 
-log = get_logger("report")
+log = get_logger("media")
 
 
 def grab_frames(path: str | os.PathLike, times: list[float], max_side: int = 640) -> dict:
@@ -32,8 +31,6 @@ def grab_frames(path: str | os.PathLike, times: list[float], max_side: int = 640
         Times that could not be fetched are missing.
     """
     import av
-
-    from vafusion.io.media import _apply_rotation, _rotation_of, _target_size
 
     out: dict = {}
     if not times:
@@ -65,52 +62,8 @@ def grab_frames(path: str | os.PathLike, times: list[float], max_side: int = 640
                         best = (abs(t - target), frame)
                     if t >= target - 0.5 / rate:
                         break
-                if best is None:
-                    continue
-                frame = best[1]
-                w, h, scale = _target_size(frame.width, frame.height, max_side)
-                image = frame.to_ndarray(format="rgb24", width=w, height=h)
-                out[target] = (_apply_rotation(image, _rotation_of(frame)), scale)
+                if best is not None:
+                    out[target] = frame_to_rgb(best[1], max_side)
             except av.error.FFmpegError as exc:
                 log.debug("%s: could not fetch frame at %.2f s (%s)", path, target, exc)
     return out
-
-
-def crop_face(
-    image: np.ndarray, bbox: np.ndarray, scale: float, size: int = 160, margin: float = 1.4
-) -> np.ndarray:
-    """Square crop around a face box, resized to ``size``.
-
-    Parameters
-    ----------
-    image : numpy.ndarray, shape (H, W, 3), uint8
-    bbox : numpy.ndarray, shape (4,)
-        ``x0, y0, x1, y1`` in original-frame pixels.
-    scale : float
-        ``image`` size / original frame size.
-    size : int
-    margin : float
-        Crop side / face size.
-
-    Returns
-    -------
-    numpy.ndarray, shape (size, size, 3), uint8
-    """
-    import cv2
-
-    x0, y0, x1, y1 = (np.asarray(bbox, dtype=np.float64) * scale).tolist()
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    side = max(x1 - x0, y1 - y0, 8.0) * margin
-    k = size / side
-    warp = np.array([[k, 0, -k * (cx - side / 2)], [0, k, -k * (cy - side / 2)]])
-    return cv2.warpAffine(image, warp, (size, size), borderMode=cv2.BORDER_CONSTANT)
-
-
-def jpeg_bytes(image: np.ndarray, quality: int = 85) -> bytes:
-    """Encode an RGB image as JPEG."""
-    import cv2
-
-    ok, buf = cv2.imencode(
-        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
-    )
-    return buf.tobytes() if ok else b""
