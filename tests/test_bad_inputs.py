@@ -21,7 +21,6 @@ import pickle
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,42 +197,37 @@ GOOD = "single_face.mp4"
 
 
 # ---------------------------------------------------- the unreadable file, really unreadable
-def unprivileged() -> list[str]:
-    """Command prefix dropping root (permission bits do not stop root's reads) to nobody."""
+def without_root_override() -> list[str]:
+    """Command prefix making permission bits apply to root too (the suite may run as root).
+
+    Drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding and inheritable sets
+    of the command and its children: still uid 0 (it can run the venv's Python and write
+    the test folders), but a mode-000 file is unreadable to it, as to any user.
+    """
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")  # util-linux; scripts/test-prereqs.sh installs it
     assert setpriv, "setpriv is needed to run the unreadable-file case when tests run as root"
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
 
 
 @pytest.fixture(scope="module")
-def locked(clips_dir):
-    """A folder the unprivileged user can use: ``locked.mp4`` (mode 000) and ``good.mp4``.
-
-    Outside pytest's temporary root (mode 700, closed to other users); removed afterwards.
-    """
-    d = Path(tempfile.mkdtemp(prefix="vafusion-locked-"))
-    try:
-        d.chmod(0o777)
-        shutil.copyfile(clips_dir / GOOD, d / "good.mp4")
-        (d / "good.mp4").chmod(0o644)
-        shutil.copyfile(clips_dir / GOOD, d / "locked.mp4")
-        (d / "locked.mp4").chmod(0)
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+def locked(clips_dir, tmp_path_factory):
+    """A folder with ``locked.mp4`` (mode 000) and ``good.mp4``."""
+    d = tmp_path_factory.mktemp("locked")
+    shutil.copyfile(clips_dir / GOOD, d / "good.mp4")
+    shutil.copyfile(clips_dir / GOOD, d / "locked.mp4")
+    (d / "locked.mp4").chmod(0)
+    check = subprocess.run([*without_root_override(), "cat", str(d / "locked.mp4")],
+                           capture_output=True)  # fmt: skip
+    assert check.returncode != 0, "the locked file is readable: the case would test nothing"
+    return d
 
 
 def run_locked(locked: Path, *args) -> subprocess.CompletedProcess:
-    """``run_cli`` as the unprivileged user (when root), at home in ``locked``."""
-    home = {"HOME": str(locked), "MPLCONFIGDIR": str(locked / ".mpl")}
-    p = run_cli(*args, cwd=locked, prefix=unprivileged(), env=home)
-    check = subprocess.run(
-        [*unprivileged(), "cat", str(locked / "locked.mp4")], capture_output=True
-    )
-    assert check.returncode != 0, "the locked file was readable: the case would not test anything"
-    return p
+    """``run_cli`` with permission bits applying (to root too)."""
+    return run_cli(*args, cwd=locked, prefix=without_root_override())
 
 
 def test_unreadable_file_in_a_batch(locked):
