@@ -564,6 +564,27 @@ def test_annotation_python_api_names_file(affwild, tmp_path, name):
     assert list(ds.invalid) == [str(one / src.name)] and not ds.items
 
 
+def test_annotation_without_video_train_and_check_agree(tmp_path):
+    """An annotation file with no video (and no features): ``datasets check`` reports it as
+    ``no-video`` and goes on, ``train`` skips it with a warning and trains on the others."""
+    from train_helpers import write_synthetic_affwild2
+
+    write_synthetic_affwild2(
+        tmp_path / "aff", tmp_path / "store", {"audio": 8}, n_train=2, n_val=1, frames=(60, 80)
+    )
+    ann = tmp_path / "aff" / "Annotations" / "VA_Estimation_Challenge" / "Train_Set"
+    (ann / "ghost.txt").write_text((ann / "train-train000.txt").read_text())
+    p = run_cli("datasets", "check", tmp_path / "aff", "--store", tmp_path / "store", "--json")
+    assert p.returncode == 0, p.stderr[-2000:]
+    rows = {r["name"]: r for r in json.loads(p.stdout)["rows"]}
+    assert rows["ghost"]["status"] == "no-video"
+    p = run_cli("train", "--data", tmp_path / "aff", "--features", tmp_path / "store",
+                "--out", tmp_path / "run", "--model", "audio", "--epochs", "1")  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "ghost.txt: annotation without a video" in p.stderr
+    assert "training audio on 2 videos" in p.stderr
+
+
 # ---------------------------------------------------------------------- OpenFace CSVs
 @pytest.mark.parametrize("kind", ["no_frame_column", "only_ids", "some_groups_missing"])
 def test_import_openface_missing_columns(tmp_path, clips_dir, kind):
