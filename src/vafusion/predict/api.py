@@ -41,6 +41,7 @@ from vafusion.fileio import (
     check_output_folder,
     confined,
     json_text,
+    remove_dead_temporaries,
     safe_stem,
 )
 from vafusion.log import get_logger, progress_bar
@@ -370,6 +371,7 @@ def run_predictions(
     if out_dir is not None:
         check_output_folder(out_dir)  # before any work: one line, not a traceback
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(out_dir)  # what a killed run left between write and rename
     stems = _unique_stems(paths)
     stride = check_stride(stride)
     if stride != 1 and not _supports(model, "supports_stride"):

@@ -33,7 +33,7 @@ from vafusion.data.sequences import (
     fit_normalizer,
 )
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text, json_text
+from vafusion.fileio import atomic_write_text, json_text, remove_dead_temporaries
 from vafusion.log import get_logger, progress_bar
 from vafusion.models.registry import build_model as build_network
 from vafusion.smoothing import LAG_CANDIDATES, TAU_CANDIDATES, Smoothing, tune_smoothing
@@ -205,6 +205,7 @@ def start_outputs(run: Run, spec: FeatureSpec, normalizer: Normalizer, provenanc
         import yaml
 
         run.out.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(run.out)  # a killed run's checkpoint half-published: gone
         atomic_write_text(run.out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     run.base = {
         "config": cfg,
