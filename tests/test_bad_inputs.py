@@ -21,7 +21,6 @@ import pickle
 import shutil
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,42 +197,37 @@ GOOD = "single_face.mp4"
 
 
 # ---------------------------------------------------- the unreadable file, really unreadable
-def unprivileged() -> list[str]:
-    """Command prefix dropping root (permission bits do not stop root's reads) to nobody."""
+def without_root_override() -> list[str]:
+    """Command prefix making permission bits apply to root too (the suite may run as root).
+
+    Drops CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding and inheritable sets
+    of the command and its children: still uid 0 (it can run the venv's Python and write
+    the test folders), but a mode-000 file is unreadable to it, as to any user.
+    """
     if os.geteuid() != 0:
         return []
     setpriv = shutil.which("setpriv")  # util-linux; scripts/test-prereqs.sh installs it
     assert setpriv, "setpriv is needed to run the unreadable-file case when tests run as root"
-    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    caps = "-dac_override,-dac_read_search"
+    return [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
 
 
 @pytest.fixture(scope="module")
-def locked(clips_dir):
-    """A folder the unprivileged user can use: ``locked.mp4`` (mode 000) and ``good.mp4``.
-
-    Outside pytest's temporary root (mode 700, closed to other users); removed afterwards.
-    """
-    d = Path(tempfile.mkdtemp(prefix="vafusion-locked-"))
-    try:
-        d.chmod(0o777)
-        shutil.copyfile(clips_dir / GOOD, d / "good.mp4")
-        (d / "good.mp4").chmod(0o644)
-        shutil.copyfile(clips_dir / GOOD, d / "locked.mp4")
-        (d / "locked.mp4").chmod(0)
-        yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
+def locked(clips_dir, tmp_path_factory):
+    """A folder with ``locked.mp4`` (mode 000) and ``good.mp4``."""
+    d = tmp_path_factory.mktemp("locked")
+    shutil.copyfile(clips_dir / GOOD, d / "good.mp4")
+    shutil.copyfile(clips_dir / GOOD, d / "locked.mp4")
+    (d / "locked.mp4").chmod(0)
+    check = subprocess.run([*without_root_override(), "cat", str(d / "locked.mp4")],
+                           capture_output=True)  # fmt: skip
+    assert check.returncode != 0, "the locked file is readable: the case would test nothing"
+    return d
 
 
 def run_locked(locked: Path, *args) -> subprocess.CompletedProcess:
-    """``run_cli`` as the unprivileged user (when root), at home in ``locked``."""
-    home = {"HOME": str(locked), "MPLCONFIGDIR": str(locked / ".mpl")}
-    p = run_cli(*args, cwd=locked, prefix=unprivileged(), env=home)
-    check = subprocess.run(
-        [*unprivileged(), "cat", str(locked / "locked.mp4")], capture_output=True
-    )
-    assert check.returncode != 0, "the locked file was readable: the case would not test anything"
-    return p
+    """``run_cli`` with permission bits applying (to root too)."""
+    return run_cli(*args, cwd=locked, prefix=without_root_override())
 
 
 def test_unreadable_file_in_a_batch(locked):
@@ -370,6 +364,18 @@ def test_export(extracted, tmp_path, case):
     assert (np.diff(t) > 0).all()
     if case == "variable_frame_rate":  # real VFR timestamps, not index / fps
         assert np.ptp(np.diff(t)) > 1e-3
+
+
+def test_export_does_not_overwrite_without_force(extracted, tmp_path):
+    _, _, store = extracted
+    out = tmp_path / "x.csv"
+    out.write_text("my own notes\n")
+    p = run_cli("export", store, "--video", "no_audio", "--out", out)
+    assert_one_error(p, str(out), "--force")
+    assert out.read_text() == "my own notes\n"
+    p = run_cli("export", store, "--video", "no_audio", "--out", out, "--force")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert out.read_text().startswith("frame,timestamp")
 
 
 # ---------------------------------------------------------------------------- predict
@@ -558,6 +564,27 @@ def test_annotation_python_api_names_file(affwild, tmp_path, name):
     assert list(ds.invalid) == [str(one / src.name)] and not ds.items
 
 
+def test_annotation_without_video_train_and_check_agree(tmp_path):
+    """An annotation file with no video (and no features): ``datasets check`` reports it as
+    ``no-video`` and goes on, ``train`` skips it with a warning and trains on the others."""
+    from train_helpers import write_synthetic_affwild2
+
+    write_synthetic_affwild2(
+        tmp_path / "aff", tmp_path / "store", {"audio": 8}, n_train=2, n_val=1, frames=(60, 80)
+    )
+    ann = tmp_path / "aff" / "Annotations" / "VA_Estimation_Challenge" / "Train_Set"
+    (ann / "ghost.txt").write_text((ann / "train-train000.txt").read_text())
+    p = run_cli("datasets", "check", tmp_path / "aff", "--store", tmp_path / "store", "--json")
+    assert p.returncode == 0, p.stderr[-2000:]
+    rows = {r["name"]: r for r in json.loads(p.stdout)["rows"]}
+    assert rows["ghost"]["status"] == "no-video"
+    p = run_cli("train", "--data", tmp_path / "aff", "--features", tmp_path / "store",
+                "--out", tmp_path / "run", "--model", "audio", "--epochs", "1")  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "ghost.txt: annotation without a video" in p.stderr
+    assert "training audio on 2 videos" in p.stderr
+
+
 # ---------------------------------------------------------------------- OpenFace CSVs
 @pytest.mark.parametrize("kind", ["no_frame_column", "only_ids", "some_groups_missing"])
 def test_import_openface_missing_columns(tmp_path, clips_dir, kind):
@@ -586,6 +613,50 @@ def test_import_openface_missing_columns(tmp_path, clips_dir, kind):
         return
     assert_one_error(p, csv_path.name, "column")
     assert not (store / "entries").exists() or not list((store / "entries").rglob("*.npy"))
+
+
+def test_import_openface_non_finite_values_become_nan(tmp_path, clips_dir):
+    """inf, -inf and 1e308 (infinite as float32) are no measurements: NaN plus a warning
+    naming the CSV lines; the other cells of those rows are kept."""
+    import pandas as pd
+
+    from vafusion.store import FeatureStore
+
+    raw = pd.read_csv(clips_dir.parent / "openface" / "OpenFace_Test.csv", skipinitialspace=True)
+    raw.columns = [c.strip() for c in raw.columns]
+    raw = raw.astype({c: float for c in ("pose_Rx", "AU12_r", "gaze_0_x")})
+    raw.loc[3, "pose_Rx"] = np.inf
+    raw.loc[7, "AU12_r"] = -np.inf
+    raw.loc[7, "gaze_0_x"] = 1e308
+    csv_path = tmp_path / "inf.csv"
+    raw.to_csv(csv_path, index=False)
+    assert "inf" in csv_path.read_text()
+    store = tmp_path / "store"
+    p = run_cli("import-openface", csv_path, "--video", clips_dir / "no_face.mp4", "--out", store)
+    assert p.returncode == 0, p.stderr[-2000:]
+    warning = [ln for ln in p.stderr.splitlines() if "out-of-range" in ln]
+    assert len(warning) == 1 and "line(s) 5, 9" in warning[0], p.stderr[-2000:]
+    t = FeatureStore(store).get("no_face", "facepose")
+    assert not np.isinf(t.values).any()
+    col = t.columns.index("pose_Rx")
+    row = int(np.flatnonzero(t.frame == int(raw.loc[3, "frame"]) - 1)[0])
+    assert np.isnan(t.values[row, col])
+    assert np.isfinite(t.values[row, t.columns.index("pose_Ry")])
+
+
+def test_import_openface_without_feature_columns_is_refused(tmp_path, clips_dir):
+    import pandas as pd
+
+    raw = pd.read_csv(clips_dir.parent / "openface" / "OpenFace_Test.csv", skipinitialspace=True)
+    raw.columns = [c.strip() for c in raw.columns]
+    csv_path = tmp_path / "ids.csv"
+    ids = [c for c in ("frame", "face_id", "timestamp", "confidence", "success") if c in raw]
+    assert "confidence" in ids and "success" in ids
+    raw[ids].to_csv(csv_path, index=False)
+    store = tmp_path / "store"
+    p = run_cli("import-openface", csv_path, "--video", clips_dir / "no_face.mp4", "--out", store)
+    assert_one_error(p, csv_path.name, "no OpenFace feature column")
+    assert not list(store.rglob("*.npy"))
 
 
 # ------------------------------------------------------------------ checkpoints, config

@@ -5,7 +5,8 @@
 - ``vafusion predict`` and ``vafusion extract`` killed (SIGKILL) or failing (an exception)
   *inside* an atomic write, between writing the temporary and renaming it
   (tests/fault_runner.py): every final file present is complete, a failed rename removes
-  its temporary, and a rerun gives the same results as an uninterrupted run. Temporary
+  its temporary, and a rerun gives the same results as an uninterrupted run and removes
+  the dead run's temporary. Temporary
   names are matched by tests/tempfiles.py, itself checked against temporaries the code makes.
 - Same inputs + config + seed: byte-identical features (extract twice) and identical CPU
   training results.
@@ -189,6 +190,23 @@ def test_is_temporary_matches_the_temporaries_the_code_writes(tmp_path):
         assert not is_temporary(name), name
 
 
+def test_dead_writers_temporaries_are_removed_live_ones_kept(tmp_path):
+    """What a killed run left between write and rename goes on the next run; a temporary
+    of a live writer (another run writing into the same folder) stays."""
+    from vafusion.fileio import remove_dead_temporaries
+    from vafusion.store._atomic import tmp_name
+
+    proc = subprocess.Popen([PY, "-c", "pass"])
+    proc.wait()  # a pid that is dead (and reaped)
+    dead = tmp_path / (tmp_name("x.csv").replace(f"-{os.getpid()}-", f"-{proc.pid}-") + ".csv")
+    live = tmp_path / (tmp_name("y.csv") + ".csv")
+    for p in (dead, live):
+        p.write_text("partial")
+    (tmp_path / "x.csv").write_text("final")
+    assert remove_dead_temporaries(tmp_path) == 1
+    assert leftover_temporaries(tmp_path) == [live] and (tmp_path / "x.csv").exists()
+
+
 @pytest.fixture(scope="module")
 def predicted_ref(clips_dir, tmp_path_factory):
     """An uninterrupted ``predict`` of two clips and the renames it made, in order."""
@@ -196,6 +214,7 @@ def predicted_ref(clips_dir, tmp_path_factory):
     args = ("predict", *(clips_dir / f"{s}.mp4" for s in PRED_CLIPS), "--out", root / "out")
     p = _faulty("count", 0, root / "log.txt", *args, "-j", "1")
     assert p.returncode == 0, p.stderr[-3000:]
+    assert (root / "log.txt").exists(), "predict published no file through a temporary"
     return root / "out", _publishes(root / "log.txt"), args
 
 
@@ -245,9 +264,7 @@ def test_sigkill_inside_a_predict_write_then_rerun_equals_uninterrupted(
             assert f.read_bytes().endswith(b"IEND\xaeB`\x82")
     _run(*args, "-j", "1")  # the rerun completes everything with the same numbers
     _same_outputs(out, ref)
-    # predict does not delete the dead run's hidden temporary (it cannot tell a dead
-    # writer's from a live one's); the rerun leaves none of its own
-    assert leftover_temporaries(out) == [Path(tmp)]
+    assert not leftover_temporaries(out)  # the dead run's temporary removed too
 
 
 def test_failed_rename_in_predict_cleans_its_temporary(predicted_ref, tmp_path):
@@ -270,6 +287,7 @@ def extracted_ref(clips_dir, tmp_path_factory):
     args = ("extract", clips_dir / "single_face.mp4", clips_dir / "d18.mp4", "--features", "audio")
     p = _faulty("count", 0, root / "log.txt", *args, "--out", root / "store")
     assert p.returncode == 0, p.stderr[-3000:]
+    assert (root / "log.txt").exists(), "extract published nothing through a temporary"
     return root / "store", _publishes(root / "log.txt"), args
 
 

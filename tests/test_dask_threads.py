@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.daemons import free_port, stop
 
 from vafusion.extraction import Pipeline, extract
 from vafusion.store import FeatureStore
@@ -24,12 +24,6 @@ from vafusion.store import FeatureStore
 CLIPS = ("d0.mp4", "single_face.mp4", "no_face.mp4", "d20.mp4", "face_noface.mov")
 SETS = ("audio", "facepose", "expression")
 DASK = Path(sys.executable).parent / "dask"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for_workers(address: str, n_threads: int, timeout: float = 120.0) -> None:
@@ -49,7 +43,7 @@ def test_two_thread_worker_gives_in_process_features(tmp_path, clips_dir):
     videos.mkdir()
     for clip in CLIPS:
         shutil.copyfile(clips_dir / clip, videos / clip)
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     daemons = []
@@ -65,13 +59,7 @@ def test_two_thread_worker_gives_in_process_features(tmp_path, clips_dir):
         report = extract([videos], tmp_path / "store", ",".join(SETS), scheduler=address)
         assert report.ok and sorted(report.done) == sorted(Path(c).stem for c in CLIPS), report
     finally:
-        for d in reversed(daemons):
-            d.terminate()
-            try:
-                d.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                d.kill()
-                d.wait()
+        stop(daemons)
     store = FeatureStore(tmp_path / "store", create=False)
     with Pipeline(SETS) as pipe:
         for clip in CLIPS:

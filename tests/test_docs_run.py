@@ -15,7 +15,6 @@ import os
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tests.daemons import free_port, stop
 
 REPO = Path(__file__).resolve().parents[1]
 DOC_FILES = [REPO / "README.md", REPO / "BENCHMARKS.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -128,19 +128,13 @@ def test_mini_affwild2_workflow_runs(tmp_path, clips_dir):
 
 
 # ---------------------------------------------------------------- Dask cluster
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_dask_cluster_block_runs(tmp_path, clips_dir):
     """scale-out.md: a real `dask scheduler` + `dask worker`, then extract --scheduler."""
     videos = tmp_path / "shared" / "videos"
     videos.mkdir(parents=True)
     for clip in ("single_face.mp4", "d20.mp4"):
         shutil.copyfile(clips_dir / clip, videos / clip)
-    port = _free_port()
+    port = free_port()
     subst = {
         "tcp://head:8786": f"tcp://127.0.0.1:{port}",
         "--port 8786": f"--host 127.0.0.1 --port {port} --no-dashboard",
@@ -174,13 +168,7 @@ def test_dask_cluster_block_runs(tmp_path, clips_dir):
         assert fs.get("d20", "audio").values.shape == (175, 168)
         assert fs.get("single_face", "audio").values.shape == (72, 168)
     finally:
-        for d in reversed(daemons):
-            d.terminate()
-            try:
-                d.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                d.kill()
-                d.wait()
+        stop(daemons)
 
 
 # ------------------------------------------------------------------------- links

@@ -95,3 +95,13 @@ def test_unguarded_script_with_workers_fails_with_one_line(tmp_path, clips_dir):
     )
     out = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip() == "ok"
+
+
+def test_process_file_face_set_has_nan_rows_where_no_face(clips_dir):
+    df = vafusion.process_file(clips_dir / "face_noface.mov", "expression")
+    assert len(df) == CLIP_FRAMES["face_noface.mov"] and df.index.name == "time"
+    seen = df["face_valid"].to_numpy() == 1
+    assert 0 < seen.sum() < len(df)  # the face leaves the picture
+    emo = df.filter(like="emo_").to_numpy()
+    assert np.isnan(emo[~seen]).all() and np.isfinite(emo[seen]).all()
+    np.testing.assert_allclose(emo[seen].sum(1), 1.0, atol=1e-4)

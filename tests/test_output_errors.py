@@ -35,6 +35,7 @@ def place(clips_dir):
                     "--model", "audio", "--epochs", "1")  # fmt: skip
         assert p.returncode == 0, p.stderr[-2000:]
         shutil.copyfile(clips_dir / "d0.mp4", d / "clip.mp4")
+        shutil.copyfile(clips_dir / "single_face.mp4", d / "speech.mp4")  # has audio
         (d / "a file").write_text("not a folder")
         (d / "read-only").mkdir()
         for f in d.rglob("*"):
@@ -110,3 +111,16 @@ def test_predict_on_a_full_disk_leaves_no_partial_outputs(full_disk, clips_dir):
     # the batch's index may list the failure; no output of the video is left
     mine = [f.name for f in full_disk.iterdir() if f.name.startswith("single_face")]
     assert mine == [], "partial outputs left"
+
+
+@pytest.mark.slow  # numba compiles librosa's functions afresh for this user (cold cache)
+def test_audio_extraction_without_a_writable_home(place):
+    """A service user with no writable HOME (and read-only site-packages): numba's cache
+    goes to a per-user folder under the temporary folder instead of failing."""
+    store = place / "svc-store"
+    p = run_cli("extract", place / "speech.mp4", "--out", store, "--features", "audio",
+                prefix=unprivileged(), env={"HOME": "/nonexistent"},
+                cwd=place)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "cannot cache" not in p.stderr
+    assert (store / "data" / "speech" / "audio").is_dir()

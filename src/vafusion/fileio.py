@@ -4,9 +4,10 @@ Every file vafusion publishes for a user (predictions, reports, exports, checkpo
 metrics) goes through :func:`atomic_path`: it is written under a temporary name in the
 same folder, flushed to disk, then renamed over its final name (``os.replace`` is atomic
 on POSIX file systems). A crash or ``kill -9`` at any point leaves either the old file or
-the new one, never a half-written file under the final name. (The feature store has its
-own primitives in :mod:`vafusion.store._atomic`: whole entry folders, locks, cleanup of
-temporaries left by dead workers.)
+the new one, never a half-written file under the final name, plus at most one hidden
+temporary, ``.tmp-<name>-<host>-<pid>-<random><suffix>`` (the feature store's naming, see
+:mod:`vafusion.store._atomic`), which :func:`remove_dead_temporaries` deletes on the next
+run.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from vafusion.errors import VafusionError
+from vafusion.store._atomic import TMP_PREFIX, pid_is_dead, tmp_prefix
 
 #: anything but letters/digits (any script), ``_``, ``.``, ``+``, ``-`` becomes ``_``
 _UNSAFE = re.compile(r"[^\w.+-]+")
@@ -217,7 +219,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    # the store's temporary names (host, pid: see remove_dead_temporaries) + the suffix
+    fd, name = tempfile.mkstemp(prefix=tmp_prefix(path.name), suffix=path.suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(name)
     try:
@@ -231,6 +234,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if isinstance(exc, OSError):  # disk full, permission... : one line for the user
             raise VafusionError(f"cannot write: {exc.strerror or exc}", path) from exc
         raise
+
+
+def remove_dead_temporaries(folder: str | os.PathLike) -> int:
+    """Delete the temporary files that dead processes of this host left in ``folder``.
+
+    A crash or ``kill -9`` between writing and renaming leaves one hidden temporary; the
+    next run into the same folder calls this. Temporaries of live processes (another run
+    writing there now) and of other hosts are kept. Returns how many were deleted.
+    """
+    n = 0
+    for p in Path(folder).glob(f"{TMP_PREFIX}*"):
+        if p.is_file() and pid_is_dead(p.name):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+                n += 1
+    return n
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import subprocess
+import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator
@@ -37,6 +37,29 @@ def get_logger(name: str) -> logging.Logger:
     return logging.getLogger(f"vafusion.{name}")
 
 
+class _NoFaceOnce(logging.Filter):
+    """Say "no face in <file>" once: each face feature set of a pass finds it (one minute)."""
+
+    _pattern = re.compile(r"^(?P<path>.+?): no face (?:found )?in any of its \d+ frames")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        import time
+
+        m = self._pattern.match(record.getMessage())
+        if m is None:
+            return True
+        now, last = time.monotonic(), self._seen.get(m["path"], -1e9)
+        self._seen[m["path"]] = now
+        return now - last > 60.0
+
+
+_NO_FACE_ONCE = _NoFaceOnce()
+
+
 def setup_logging(level: int | str = logging.INFO) -> None:
     """Send vafusion's log records to stderr, one line each (``level: message``)."""
     root = logging.getLogger("vafusion")
@@ -45,6 +68,7 @@ def setup_logging(level: int | str = logging.INFO) -> None:
         root.removeHandler(h)  # re-bind to the current sys.stderr
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.addFilter(_NO_FACE_ONCE)
     handler._vafusion = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.propagate = False
@@ -115,6 +139,8 @@ def quiet_native_logs() -> bool:
         return False  # no descriptor 2 (embedded interpreter): nothing to filter
     r, w = os.pipe()
     try:
+        import subprocess  # here: `import vafusion` stays light
+
         proc = subprocess.Popen(
             [sys.executable, "-I", "-S", str(_FILTER)],
             stdin=r,
@@ -153,6 +179,8 @@ def restore_native_logs() -> None:
     setup_logging(logging.getLogger("vafusion").level or logging.INFO)
     # lines still in the pipe are written before we return; a child process still holding
     # the pipe keeps the filter alive after the timeout, which is harmless
+    import subprocess
+
     with suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=2)
     _native.update(proc=None, saved_fd=None, old_stderr=None)

@@ -8,7 +8,9 @@ mistakes (:class:`~vafusion.errors.VafusionError`) are printed as one line
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 
 import typer
 
@@ -69,9 +71,24 @@ from vafusion.cli import (  # noqa: E402,F401
 )
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised by the CLI's SIGINT handler.
+
+    Click turns a ``KeyboardInterrupt`` into "Aborted!" and exit 1; this one passes through
+    it (a ``BaseException`` like ``KeyboardInterrupt``: ``finally`` blocks and cleanups run)
+    to :func:`main`, which prints ``error: interrupted`` and exits 130.
+    """
+
+
+def _on_sigint(signum, frame) -> None:
+    raise Interrupted()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``vafusion`` console script."""
     _state["main"] = True
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         app(args=argv, prog_name="vafusion")
     except VafusionError as exc:
@@ -80,6 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         # always ONE line, even when a library message (e.g. a YAML parser's) spans several
         print("error: " + " ".join(str(exc).split()), file=sys.stderr)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted):
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a second Ctrl-C ends at once
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)

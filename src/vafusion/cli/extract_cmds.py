@@ -64,7 +64,7 @@ def extract_cmd(
         None,
         "--jobs",
         "-j",
-        help="Videos in parallel: worker processes (>1: a local Dask cluster).",
+        help="Worker processes (>1: a local Dask cluster; one video with faces: its time chunks).",
     ),
     workers: int = typer.Option(None, "--workers", "-w", hidden=True),  # old name of --jobs
     scheduler: str = typer.Option(
@@ -127,11 +127,12 @@ def export_cmd(
     face: str = typer.Option(
         "main", "--face", help="Face for face features: main, left, right, all or a track id."
     ),
+    force: bool = typer.Option(False, "--force", help="Replace an existing output file."),
 ) -> None:
     """Export one video's features as one row per decoded frame."""
     from vafusion.store.export import export_video
 
-    path = export_video(store, video, out, features, face=face)
+    path = export_video(store, video, out, features, face=face, overwrite=force)
     print(f"wrote {path}")
 
 

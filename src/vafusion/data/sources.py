@@ -226,6 +226,9 @@ def load_split(
     spec : FeatureSpec
         Dimensions and columns found in the store.
 
+    An annotation without a video (no video file found and no features in the store; what
+    ``vafusion datasets check`` reports as ``no-video``) is skipped with a warning.
+
     Raises
     ------
     StoreError
@@ -243,6 +246,14 @@ def load_split(
     videos: list[VideoData] = []
     columns: dict[str, list[str]] = {}
     for entry in ds.entries(split):
+        if entry.video_path is None and not any(
+            store.has(entry.video, fs) for fs in feature_sets.values()
+        ):  # what 'vafusion datasets check' reports as "no-video": skipped by both
+            log.warning(
+                "%s: annotation without a video (no video file, no features in the store): "
+                "skipped", entry.annotation_path or entry.name,
+            )  # fmt: skip
+            continue
         v, cols = store_video(store, entry.video, feature_sets, subject=entry.subject)
         for mod, c in cols.items():
             if columns.setdefault(mod, c) != c:

@@ -142,7 +142,6 @@ class ExpressionAccumulator(Accumulator):
         self.batch_size = feature_set.config.batch_size
         self._frames: list[int] = []
         self._fids: list[int] = []
-        self._times: list[float] = []
         self._ok: list[bool] = []
         self._chunks: list[np.ndarray] = []  # outputs of finished batches, in row order
         self._pending: list[np.ndarray] = []  # crops waiting for the next batch
@@ -172,7 +171,6 @@ class ExpressionAccumulator(Accumulator):
     def _add_row(self, frame: VideoFrame, face_id: int, crop: np.ndarray | None) -> None:
         self._frames.append(int(frame.index))
         self._fids.append(face_id)
-        self._times.append(float(frame.timestamp))
         self._ok.append(crop is not None)
         if crop is not None:
             self._pending.append(np.asarray(crop))
@@ -191,33 +189,18 @@ class ExpressionAccumulator(Accumulator):
 
     def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """Finish the video and return its long-form table (see the module docstring)."""
-        from vafusion.faces.subjects import complete_long_form
+        from vafusion.faces.subjects import face_table
 
         self._run_batch()
         columns = self.feature_set.columns
-        ts_all = np.asarray(timestamps, dtype=np.float64)
-        n = len(ts_all)
         frame = np.asarray(self._frames, dtype=np.int64)
         fid = np.asarray(self._fids, dtype=np.int64)
         ok = np.asarray(self._ok, dtype=bool)
         values = np.full((len(frame), len(columns)), np.nan, dtype=np.float32)
         if self._chunks:
             values[ok] = np.concatenate(self._chunks)
-        # frames never pushed (should not happen in one decode pass): one invalid row each
-        frame, fid, values, ok = complete_long_form(frame, fid, values, ok, n)
-        if n:
-            timestamp = ts_all[np.minimum(frame, n - 1)]
-        else:
-            pushed = dict(zip(self._frames, self._times, strict=True))
-            timestamp = np.asarray([pushed[f] for f in frame], dtype=np.float64)
-        tracks = self._stats.summaries()
-        if not tracks:
-            log.warning("%s: no face in any of its %d frames", info.path, n)
         meta = {
             "version": EXPRESSION_VERSION,
-            "valid_column": "face_valid",
-            "n_frames": n,
-            "tracks": tracks,
             "n_face_rows": int((fid >= 0).sum()),
             "n_valid": int(ok.sum()),
             "backbone": self.backbone.identity(),
@@ -225,13 +208,7 @@ class ExpressionAccumulator(Accumulator):
             "embedding_dim": self.backbone.embedding_dim,
             "class_names": list(self.backbone.class_names),
         }
-        return FeatureTable(
-            name=ExpressionSet.name,
-            frame=frame,
-            timestamp=timestamp,
-            values=values,
-            columns=list(columns),
-            valid=ok,
-            face_id=fid,
-            meta=meta,
+        rows = (frame, fid, values, ok)
+        return face_table(
+            ExpressionSet.name, columns, rows, timestamps, self._stats, info.path, meta
         )

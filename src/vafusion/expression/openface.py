@@ -117,6 +117,7 @@ def read_openface_csv(path: str | os.PathLike) -> Any:
     df = df.astype({c: np.float64 for c in df.columns if c not in ("frame", "face_id")})
     if df["frame"].isna().any() or (df["frame"] < 1).any():
         raise AnnotationError("'frame' must hold 1-based frame numbers (>= 1)", path)
+    _drop_unrepresentable(df, path)
     layout = openface_layout(df.columns)
     df = df.copy()  # de-fragment before adding columns
     df["frame"] = df["frame"].astype(np.int64)
@@ -133,6 +134,30 @@ def read_openface_csv(path: str | os.PathLike) -> Any:
         )
     df.attrs["openface_layout"] = layout
     return df
+
+
+def _drop_unrepresentable(df: Any, path: Path) -> None:
+    """Infinite values, and finite ones beyond float32 (1e308: stored as float32 they
+    become infinite), are not measurements: NaN, with a warning naming the CSV lines."""
+    feats = [c for c in df.columns if c not in ID_COLUMNS]
+    if not feats:
+        return
+    arr = df[feats].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(arr) | (np.abs(arr) > np.finfo(np.float32).max)
+    if not bad.any():
+        return
+    lines = np.flatnonzero(bad.any(axis=1)) + 2  # 1-based, after the header line
+    cols = [feats[j] for j in np.flatnonzero(bad.any(axis=0))]
+    shown = ", ".join(map(str, lines[:10])) + (
+        f" and {len(lines) - 10} more" if len(lines) > 10 else ""
+    )
+    log.warning(
+        "%s: %d infinite or out-of-range value(s) (beyond float32) on CSV line(s) %s, in "
+        "column(s) %s: stored as NaN (missing)",
+        path, int(bad.sum()), shown, ", ".join(cols[:5]) + (" ..." if len(cols) > 5 else ""),
+    )  # fmt: skip
+    df[feats] = np.where(bad, np.nan, arr)
 
 
 def openface_layout(columns: Sequence[str]) -> str:
@@ -238,8 +263,12 @@ def import_openface(
         no_times = np.full(len(df), np.nan)
         times_csv.append(df["timestamp"].to_numpy() if "timestamp" in df else no_times)
     columns = sorted(present, key=_ORDER.__getitem__)
-    if not columns:
-        raise AnnotationError("no OpenFace feature column found (only ids?)", paths[0])
+    if not set(columns) - {"confidence", "success"}:
+        raise AnnotationError(
+            "no OpenFace feature column found (only frame/face_id/timestamp/confidence/"
+            "success: gaze, pose, landmarks or AU columns are needed)",
+            paths[0],
+        )
     all_frames = np.concatenate(frames_csv)
     n, ts, video_label = _video_axis(
         video, timestamps, _csv_timestamps(all_frames, np.concatenate(times_csv))

@@ -389,10 +389,15 @@ def extract(
     tasks = [(p, config.only(sets)) for p, sets in todo]
     if tasks:
         from vafusion.parallel.extract_chunks import extract_local_chunked, needs_faces
+        from vafusion.parallel.local import splits_into_chunks
 
         if scheduler or workers > 1:
             results = _run_dask(tasks, str(out), workers, scheduler)
-        elif chunk_workers > 1 and needs_faces(tasks[0][1]):
+        elif (
+            chunk_workers > 1
+            and needs_faces(tasks[0][1])
+            and splits_into_chunks(tasks[0][0], chunk_workers)
+        ):
             results = [extract_local_chunked(*tasks[0], str(out), chunk_workers)]
             _log_result(results[0], 1, 1)
         else:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from vafusion.errors import VafusionError
+from vafusion.errors import ConfigError, VafusionError
 from vafusion.extraction.config import PipelineConfig, set_key, set_provenance
 from vafusion.extraction.overlap import run_overlapped
 from vafusion.extraction.registry import feature_set_class
@@ -54,7 +54,12 @@ class VideoFeatures:
     keys: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> FeatureTable:
-        return self.tables[name]
+        try:
+            return self.tables[name]
+        except KeyError:
+            raise ConfigError(
+                f"no {name!r} table in this result (it has {', '.join(self.tables)})"
+            ) from None
 
     def to_frame(self, face: str | int = "main"):
         """Every set side by side: the front door's time-indexed DataFrame.

@@ -38,7 +38,7 @@ import numpy as np
 from vafusion.config import config_to_dict
 from vafusion.errors import ConfigError
 from vafusion.faces.blendshapes import BLENDSHAPE_COLUMNS, BlendshapeModel
-from vafusion.faces.subjects import TrackStats, complete_long_form
+from vafusion.faces.subjects import TrackStats, face_table
 from vafusion.faces.types import FaceObservation
 from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
 from vafusion.io.media import FrameSource, VideoFrame, VideoInfo
@@ -178,34 +178,18 @@ class BlendshapesAccumulator(Accumulator):
     def finish(self, info: VideoInfo, timestamps: np.ndarray) -> FeatureTable:
         """Finish the video: the long-form table (see module docstring)."""
         self._flush()
-        n = len(timestamps)
         d = len(self.columns)
         frames = np.concatenate(self._frames) if self._frames else np.zeros(0, np.int64)
         ids = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
         values = np.concatenate(self._values) if self._values else np.zeros((0, d), np.float32)
-        frame, fid, values, valid = complete_long_form(
-            frames, ids, values, np.ones(len(frames), dtype=bool), n
-        )
-        tracks = self._stats.summaries()
-        if not tracks:
-            log.warning("%s: no face found in any of its %d frames", info.path, n)
         meta = {
             "version": BLENDSHAPES_VERSION,
-            "valid_column": "face_valid",
-            "n_frames": n,
-            "tracks": tracks,
             "model_sha256": self.model.sha256,
             "config": config_to_dict(self.config),
         }
-        return FeatureTable(
-            name=BlendshapesSet.name,
-            frame=frame,
-            timestamp=np.asarray(timestamps, dtype=np.float64)[frame],
-            values=values,
-            columns=list(self.columns),
-            valid=valid,
-            face_id=fid,
-            meta=meta,
+        rows = (frames, ids, values, np.ones(len(frames), dtype=bool))
+        return face_table(
+            BlendshapesSet.name, self.columns, rows, timestamps, self._stats, info.path, meta
         )
 
 

@@ -45,7 +45,7 @@ from vafusion.faces.pose import (
     gaze,
     normalise_mesh,
 )
-from vafusion.faces.subjects import TrackStats, complete_long_form
+from vafusion.faces.subjects import TrackStats, face_table
 from vafusion.faces.types import FaceObservation
 from vafusion.features.base import Accumulator, FeatureSet, FeatureTable
 from vafusion.io.media import FrameSource, VideoFrame, VideoInfo
@@ -159,39 +159,25 @@ class FacePoseAccumulator(Accumulator):
         """Finish the video: long-form table (see module docstring)."""
         for fid in list(self._buffers):
             self._flush(fid)
-        n = len(timestamps)
         d = len(self.columns)
         rows = self._rows or [(np.zeros(0, np.int64), -1, np.zeros((0, d), np.float32))]
-        frame, fid, values, _ = complete_long_form(
-            np.concatenate([frames for frames, _, _ in rows]),
-            np.concatenate([np.full(len(frames), f, dtype=np.int64) for frames, f, _ in rows]),
-            np.concatenate([v for _, _, v in rows]),
-            np.ones(sum(len(frames) for frames, _, _ in rows), dtype=bool),
-            n,
-        )
+        frames = np.concatenate([frames for frames, _, _ in rows])
         width, height = self._size or (info.width, info.height)
-        tracks = self._stats.summaries()
-        if not tracks:
-            log.warning("%s: no face found in any of its %d frames", info.path, n)
         meta = {
             "version": FACEPOSE_VERSION,
-            "valid_column": "face_valid",
-            "n_frames": n,
             "frame_width": width,
             "frame_height": height,
             "focal_length": self.config.focal_length or default_focal(width, height),
-            "tracks": tracks,
             "config": config_to_dict(self.config),
         }
-        return FeatureTable(
-            name=FacePoseSet.name,
-            frame=frame,
-            timestamp=np.asarray(timestamps, dtype=np.float64)[frame],
-            values=values,
-            columns=list(self.columns),
-            valid=fid >= 0,
-            face_id=fid,
-            meta=meta,
+        long_rows = (
+            frames,
+            np.concatenate([np.full(len(fr), f, dtype=np.int64) for fr, f, _ in rows]),
+            np.concatenate([v for _, _, v in rows]),
+            np.ones(len(frames), dtype=bool),
+        )
+        return face_table(
+            FacePoseSet.name, self.columns, long_rows, timestamps, self._stats, info.path, meta
         )
 
     def _flush(self, face_id: int) -> None:

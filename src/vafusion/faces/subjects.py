@@ -119,6 +119,59 @@ def complete_long_form(
     return frame[order], face_id[order], values[order], valid[order]
 
 
+def face_table(
+    name: str,
+    columns: list[str],
+    rows: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    timestamps: np.ndarray,
+    stats: TrackStats,
+    path: str,
+    meta: dict,
+) -> FeatureTable:
+    """The long-form table of a face feature set (every set's ``finish`` ends here).
+
+    Parameters
+    ----------
+    name : str
+        Feature-set name.
+    columns : list of str, length D
+    rows : tuple of numpy.ndarray
+        ``frame`` (R,), ``face_id`` (R,), ``values`` (R, D), ``valid`` (R,): the rows of
+        tracked faces, in any order.
+    timestamps : numpy.ndarray, shape (n_frames,)
+        Time of every decoded frame.
+    stats : TrackStats
+        The pass's track statistics (``meta["tracks"]``).
+    path : str
+        The video (named in the warning when no face was found).
+    meta : dict
+        Set-specific metadata (version, config, ...), merged into the common keys
+        ``valid_column = "face_valid"``, ``n_frames`` and ``tracks``.
+
+    Returns
+    -------
+    FeatureTable
+        Rows sorted by (frame, face_id); one invalid NaN row (``face_id = -1``) for each
+        frame without a face (:func:`complete_long_form`).
+    """
+    ts = np.asarray(timestamps, dtype=np.float64)
+    n = len(ts)
+    frame, fid, values, valid = complete_long_form(*rows, n)
+    tracks = stats.summaries()
+    if not tracks:
+        log.warning("%s: no face found in any of its %d frames", path, n)
+    return FeatureTable(
+        name=name,
+        frame=frame,
+        timestamp=ts[frame],
+        values=values,
+        columns=list(columns),
+        valid=valid,
+        face_id=fid,
+        meta={"valid_column": "face_valid", "n_frames": n, "tracks": tracks, **meta},
+    )
+
+
 def _summaries(table: FeatureTable) -> list[dict]:
     tracks = table.meta.get("tracks")
     if tracks is not None:

@@ -31,7 +31,11 @@ and is the rate most speech-emotion models expect. Change it with ``sample_rate`
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -42,6 +46,28 @@ from vafusion.io.media import AudioSignal, FrameSource, VideoInfo
 from vafusion.log import get_logger
 
 log = get_logger("audio")
+
+
+def import_librosa():
+    """Import librosa with numba's cache in a folder that always exists and is writable.
+
+    numba caches librosa's compiled functions next to librosa's files, else in the user's
+    home cache; a service user with neither writable (read-only site-packages, no HOME)
+    gets "cannot cache function ... no locator available". Unless the user set
+    ``NUMBA_CACHE_DIR``, it is set (before numba is first imported) to a per-user folder
+    under the system's temporary folder.
+    """
+    if "NUMBA_CACHE_DIR" not in os.environ and "numba" not in sys.modules:
+        folder = Path(tempfile.gettempdir()) / f"vafusion-numba-cache-{os.getuid()}"
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+            os.environ["NUMBA_CACHE_DIR"] = str(folder)
+        except OSError:  # leave numba's own choice
+            pass
+    import librosa
+
+    return librosa
+
 
 #: Video frames processed per block (bounds memory for long videos).
 _BLOCK_FRAMES = 2048
@@ -174,7 +200,7 @@ def _mel_power_columns(
     which is what ``librosa.stft(center=True, pad_mode="constant")`` does. Returns
     (n_mels, k_hi - k_lo).
     """
-    import librosa
+    librosa = import_librosa()
 
     hop, n_fft = config.hop_length, config.n_fft
     first = k_lo * hop - n_fft // 2
@@ -218,7 +244,7 @@ def compute_audio_features(
         NaN on invalid rows.
     valid : numpy.ndarray, shape (N,), bool
     """
-    import librosa
+    librosa = import_librosa()
 
     t = np.asarray(timestamps, dtype=np.float64)
     n = len(t)

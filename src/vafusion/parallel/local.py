@@ -252,6 +252,20 @@ def chunk_plan(
     return plan_chunks(keyframes, end_s, n_chunks, warmup_s=warmup_s, max_chunk_s=max_chunk_s)
 
 
+def splits_into_chunks(path: str | os.PathLike, workers: int) -> bool:
+    """Whether ``path`` splits into several time chunks for ``workers`` processes.
+
+    A short video (one chunk) is not worth starting chunk workers for; an unreadable one
+    is left to the normal path, which reports it.
+    """
+    from vafusion.errors import VafusionError
+
+    try:
+        return len(chunk_plan(path, workers)) > 1
+    except VafusionError:
+        return False
+
+
 def process_chunked(
     pipeline: Pipeline,
     path: str | os.PathLike,

@@ -41,6 +41,7 @@ from vafusion.fileio import (
     check_output_folder,
     confined,
     json_text,
+    remove_dead_temporaries,
     safe_stem,
 )
 from vafusion.log import get_logger, progress_bar
@@ -370,12 +371,20 @@ def run_predictions(
     if out_dir is not None:
         check_output_folder(out_dir)  # before any work: one line, not a traceback
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(out_dir)  # what a killed run left between write and rename
     stems = _unique_stems(paths)
     stride = check_stride(stride)
     if stride != 1 and not _supports(model, "supports_stride"):
         raise ConfigError("--stride needs the default model (a checkpoint analyses every frame)")
     cores = jobs or os.cpu_count() or 1
-    if cores > 1 and len(paths) == 1 and _supports(model, "supports_chunks"):
+    from vafusion.parallel.local import splits_into_chunks
+
+    if (
+        cores > 1
+        and len(paths) == 1
+        and _supports(model, "supports_chunks")
+        and splits_into_chunks(paths[0], cores)
+    ):
         args = (model, paths[0], stems[0], out_dir, face, stress, overlay)
         results = [predict_chunked(*args, workers=cores, stride=stride, report=report)]
         return _with_index(results, out_dir)

@@ -132,8 +132,9 @@ def fuse_faces(path, info, tables: dict, face: str | int, config, analysed=None)
     voice, note = _voice_on_frames(path, info, ts, config)
     faces = []
     for fid in chosen:
+        expression = select_face(tables["expression"], n, ts, fid)
         cues = face_cues(
-            select_face(tables["expression"], n, ts, fid),
+            expression,
             select_face(tables["facepose"], n, ts, fid),
             dense_boxes(boxes, fid, n),
             ts,
@@ -146,6 +147,7 @@ def fuse_faces(path, info, tables: dict, face: str | int, config, analysed=None)
             )
             gate[~cues.valid] = 0.0
         fc = _fuse_one(fid, cues, voice, gate, dense_boxes(boxes, fid, n), ts, config)
+        fc.expressions = _probabilities(expression)  # the report's expression strip
         if analysed is not None:
             _interpolate(fc, ts, analysed)
         faces.append(fc)
@@ -222,6 +224,14 @@ def _fuse_one(fid, cues, voice, gate, bbox, ts, config) -> FaceCurve:
         source=source,
         contributions=contrib,
     )
+
+
+def _probabilities(expression) -> np.ndarray:
+    """Expression class probabilities, shape (T, 7) in ``EMOTIONS`` order, NaN where unseen."""
+    from vafusion.predict.circumplex import PROB_COLUMNS
+
+    probs = expression.values[:, [expression.columns.index(c) for c in PROB_COLUMNS]]
+    return np.where(expression.valid[:, None], probs, np.nan).astype(np.float32)
 
 
 def _fill_voice_only(fc: FaceCurve, voice: dict, ts: np.ndarray, config) -> None:

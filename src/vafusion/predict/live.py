@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 import threading
 import time
@@ -115,7 +116,7 @@ class LatestFrameSlot:
             return (item is not None or not self._closed), item
 
 
-def open_source(source: str):
+def open_source(source: str, timeout_s: float = 10.0):
     """Open a live source with PyAV.
 
     Parameters
@@ -123,6 +124,8 @@ def open_source(source: str):
     source : str
         ``/dev/videoN`` or an integer N (camera, V4L2), a URL (``rtsp://``, ``http://``,
         ``udp://``, ``tcp://``...), or a file path.
+    timeout_s : float, default 10
+        A network source that sends nothing for this long is an error.
 
     Raises
     ------
@@ -137,13 +140,20 @@ def open_source(source: str):
         src = f"/dev/video{src}" if src.isdigit() else src
         kwargs["format"] = "v4l2"
     elif "://" in src:
-        kwargs["options"] = dict(NETWORK_OPTIONS)
-        kwargs["timeout"] = 10.0
+        kwargs["options"] = {**NETWORK_OPTIONS, "rw_timeout": str(int(timeout_s * 1e6))}
+        kwargs["timeout"] = timeout_s
     elif not Path(src).exists():
         raise MediaError("no such file, camera or URL", src)
+    t0 = time.monotonic()
     try:
         container = av.open(src, **kwargs)
     except (av.error.FFmpegError, OSError) as exc:
+        if "://" in src and time.monotonic() - t0 >= 0.9 * timeout_s:
+            # FFmpeg's own words for its timeout are "Immediate exit requested"
+            raise MediaError(
+                f"no video data arrived within {timeout_s:g} s (is anything sending to it?)",
+                src,
+            ) from None
         raise MediaError(f"cannot open live source ({exc})", src) from None
     if not container.streams.video:
         container.close()
@@ -244,6 +254,8 @@ def run_live(
 
     from vafusion.predict.api import load_model
 
+    if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
+        raise ConfigError(f"--max-seconds must be a number > 0, got {max_seconds!r}")
     torch.set_num_threads(1)  # one frame at a time: threads only add contention
     mdl = load_model(model)
     if not hasattr(mdl, "live_step"):
@@ -252,7 +264,7 @@ def run_live(
     stop = stop or threading.Event()
     tracker = mdl.new_tracker()
     mdl.warm_up(tracker)
-    container = open_source(source)
+    container = open_source(source, min(10.0, max_seconds) if max_seconds else 10.0)
     stats = LiveStats()
     slot = LatestFrameSlot()
     smoothers: dict[int, Any] = {}

@@ -165,8 +165,9 @@ def render_report(summary: dict[str, Any], plot_png: bytes, player: str = "") ->
     plot_uri = data_uri(plot_png, "image/png")
     parts.append(
         f"<img class='plot' id='va-static' alt='valence and arousal over time' src='{plot_uri}'>"
-        "<p class='muted'>Grey bands: no face; red bands: stress episodes. Right: the path of "
-        "each face through the valence-arousal plane (colour: time; open marker: start).</p>"
+        "<p class='muted'>Grey bands: no face; red bands: stress episodes; faint curve: low "
+        "confidence. Right: the path of each face through the valence-arousal plane (colour: "
+        "time; open marker: start).</p>"
     )
     for face in summary.get("faces", []):
         parts.append(_face_section(face))

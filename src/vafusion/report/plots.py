@@ -77,7 +77,8 @@ def va_figure(
     ----------
     df : pandas.DataFrame
         Columns ``timestamp, face_id, face_valid, valence, arousal`` (one row per frame per
-        reported face, as :func:`vafusion.predict.predict` returns).
+        reported face, as :func:`vafusion.predict.predict` returns) and optionally
+        ``confidence`` in [0, 1]: the curve fades where it is low.
     title : str
     dpi : int
     episodes : list of (start_s, end_s), optional
@@ -125,8 +126,9 @@ def va_figure(
         c = face_color(k)
         label = f"face {fid}" if fid >= 0 else None
         t = sub["timestamp"].to_numpy()
-        ax_v.plot(t, sub["valence"].to_numpy(), color=c, lw=1.3, label=label)
-        ax_a.plot(t, sub["arousal"].to_numpy(), color=c, lw=1.3)
+        conf = sub["confidence"].to_numpy() if "confidence" in sub else None
+        for ax, col in ((ax_v, "valence"), (ax_a, "arousal")):
+            _faded_line(ax, t, sub[col].to_numpy(), conf, c, label if ax is ax_v else None)
         ok = sub["face_valid"].to_numpy() > 0
         if ok.any():  # one trajectory per face: its colour, its marker; time by colour map
             v, a = sub["valence"].to_numpy()[ok], sub["arousal"].to_numpy()[ok]
@@ -168,6 +170,23 @@ def va_figure(
     if not len(faces) or not (df["face_valid"] > 0).any():
         ax_c.text(0, 0.2, "no face found", ha="center", fontsize=12, color="C3")
     return _png(plt, fig)
+
+
+def _faded_line(ax, t, y, conf, color: str, label: str | None) -> None:
+    """The curve, each segment as opaque as the model's confidence there (0.15-1)."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import to_rgba
+
+    if conf is None:
+        ax.plot(t, y, color=color, lw=1.3, label=label)
+        return
+    seg = np.stack([np.column_stack([t[:-1], y[:-1]]), np.column_stack([t[1:], y[1:]])], 1)
+    alpha = 0.15 + 0.85 * np.clip(np.nan_to_num(conf[1:], nan=0.0), 0, 1)
+    rgba = np.tile(to_rgba(color), (len(seg), 1))
+    rgba[:, 3] = alpha
+    ax.add_collection(LineCollection(seg, colors=rgba, linewidths=1.3))
+    ax.plot([], [], color=color, lw=1.3, label=label)  # legend entry
+    ax.autoscale_view()
 
 
 def _png(plt, fig) -> bytes:

@@ -28,10 +28,15 @@ TMP_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
 
 
+def tmp_prefix(final: str) -> str:
+    """``.tmp-<final>-<host>-<pid>-``: the start of this process's temporaries for ``final``."""
+    host = socket.gethostname().replace(".", "_").replace("-", "_")
+    return f"{TMP_PREFIX}{final}-{host}-{os.getpid()}-"
+
+
 def tmp_name(final: str) -> str:
     """A unique temporary sibling name for ``final`` (host, pid and a random part)."""
-    host = socket.gethostname().replace(".", "_").replace("-", "_")
-    return f"{TMP_PREFIX}{final}-{host}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return tmp_prefix(final) + uuid.uuid4().hex[:8]
 
 
 def fsync_dir(path: Path) -> None:

@@ -169,8 +169,14 @@ def export_video(
     *,
     face: str | int = "main",
     hashes: dict[str, str] | None = None,
+    overwrite: bool = False,
 ) -> Path:
     """Write :func:`frame_table` to ``out`` (``.csv`` or ``.parquet``, chosen by suffix).
+
+    Parameters
+    ----------
+    overwrite : bool, default False
+        Replace an existing ``out``; without it an existing file is an error.
 
     Returns
     -------
@@ -181,6 +187,10 @@ def export_video(
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise StoreError("output must end in .csv or .parquet", out)
+    if out.is_dir():
+        raise StoreError("is a folder; give a file name ending in .csv or .parquet", out)
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise StoreError("exists already (--force replaces it)", out)
     df = frame_table(store, video, features, face=face, hashes=hashes)
     try:
         with atomic_path(out) as tmp:

@@ -33,15 +33,15 @@ from vafusion.data.sequences import (
     fit_normalizer,
 )
 from vafusion.errors import ConfigError, ModelError
-from vafusion.fileio import atomic_write_text, json_text
+from vafusion.fileio import atomic_write_text, json_text, remove_dead_temporaries
 from vafusion.log import get_logger, progress_bar
-from vafusion.models.layers import all_reduce_sum
 from vafusion.models.registry import build_model as build_network
 from vafusion.smoothing import LAG_CANDIDATES, TAU_CANDIDATES, Smoothing, tune_smoothing
 from vafusion.train.checkpoint import load_checkpoint, save_checkpoint
 from vafusion.train.config import TrainConfig, resume_compatible
 from vafusion.train.distributed import DistInfo, broadcast_floats
-from vafusion.train.metrics import ccc_from_moments, ccc_moments_torch, ccc_va
+from vafusion.train.losses import compute_loss
+from vafusion.train.metrics import ccc_va
 from vafusion.train.predict import predict_frames
 
 log = get_logger("train")
@@ -104,27 +104,6 @@ class Run:
 def step_seed(seed: int, epoch: int, step: int) -> int:
     """Seed of the dropout generator of one step (same on every process)."""
     return (seed * 1_000_003 + epoch * 65_537 + step * 7 + 12_345) % (2**63 - 1)
-
-
-def compute_loss(
-    pred: torch.Tensor, batch: dict[str, torch.Tensor], kind: str, group: object | None
-) -> torch.Tensor:
-    """Masked loss of the *global* batch from (all-reduced) sums.
-
-    ``pred`` (B, L, 2); ``batch["y"]`` (B, L, 2); ``batch["y_mask"]`` (B, L, 2).
-    """
-    y, w = batch["y"], batch["y_mask"].to(pred.dtype)
-    parts = [((pred - y) ** 2 * w).sum().reshape(1), w.sum().reshape(1)]
-    if "ccc" in kind:
-        parts.append(ccc_moments_torch(pred, y, w).reshape(-1))
-    sums = torch.cat(parts)
-    sums = all_reduce_sum(sums, group)
-    loss = pred.new_zeros(())
-    if "mse" in kind:
-        loss = loss + sums[0] / sums[1].clamp_min(1.0)
-    if "ccc" in kind:
-        loss = loss + (1.0 - ccc_from_moments(sums[2:].reshape(6, 2)).mean())
-    return loss
 
 
 def _make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
@@ -226,6 +205,7 @@ def start_outputs(run: Run, spec: FeatureSpec, normalizer: Normalizer, provenanc
         import yaml
 
         run.out.mkdir(parents=True, exist_ok=True)
+        remove_dead_temporaries(run.out)  # a killed run's checkpoint half-published: gone
         atomic_write_text(run.out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     run.base = {
         "config": cfg,
