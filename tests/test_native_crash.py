@@ -188,3 +188,22 @@ def test_predict_batch_survives_a_crashing_worker(clips_dir, tmp_path):
     assert len(lines) == 1 and "single_face.mp4" in lines[0] and "SIGSEGV" in lines[0], lines
     names = sorted(f.name for f in out.iterdir() if f.name.startswith(("d0", "single_face")))
     assert names == [f"d0.{e}" for e in ("csv", "html", "json", "png")]
+
+
+def test_datasets_check_survives_a_crashing_prober(clips_dir, tmp_path):
+    """``datasets check`` decodes every video to count its frames: a crash on one marks it
+    ``unreadable`` (with the signal) and the others are still checked."""
+    from test_bad_inputs import _ann_text
+
+    ann = tmp_path / "Annotations" / "VA_Estimation_Challenge" / "Train_Set"
+    ann.mkdir(parents=True)
+    (tmp_path / "videos").mkdir()
+    for name in ("a", "b"):
+        shutil.copyfile(clips_dir / "single_face.mp4", tmp_path / "videos" / f"{name}.mp4")
+        (ann / f"{name}.txt").write_text(_ann_text(None))
+    p = _run_and_kill_first_worker(["datasets", "check", tmp_path, "--json"])
+    assert_no_traceback(p)
+    assert p.returncode == 1, p.stderr[-2000:]
+    rows = {r["name"]: r for r in json.loads(p.stdout)["rows"]}
+    assert rows["a"]["status"] == "unreadable" and "SIGSEGV" in rows["a"]["message"], rows
+    assert rows["b"]["status"] == "ok", rows

@@ -1,13 +1,14 @@
 """Output paths that cannot be written: one line, before any work, nothing half-written.
 
-``--out`` an existing file, or inside a folder the user cannot write (run as an
-unprivileged user: root's reads and writes ignore permission bits), for ``predict``,
-``train`` and ``evaluate``; ``extract`` into a store the user cannot write (refused before
-decoding); ``predict`` on a full disk (a 64 KiB tmpfs, mounted when the tests run as root).
+``--out`` an existing file, or inside a folder the user cannot write (with permission
+bits applying: root's reads and writes ignore them), for ``predict``, ``train``,
+``evaluate`` and ``ablate``; ``extract`` into a store the user cannot write (refused
+before decoding); ``predict`` on a full disk (a 64 KiB tmpfs, mounted when run as root).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -15,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from test_bad_inputs import assert_one_error, run_cli, unprivileged
+from test_bad_inputs import assert_one_error, run_cli, without_root_override
+
+
+def as_nobody() -> list[str]:
+    """Command prefix running as user nobody (no HOME, site-packages not writable) when the
+    tests run as root; ``setpriv`` execs the interpreter before the switch takes effect."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed when the tests run as root"
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
 
 
 @pytest.fixture(scope="module")
@@ -52,10 +63,13 @@ def _command(cmd: str, d: Path, out: Path) -> list:
     if cmd == "train":
         return ["train", "--data", d / "aff", "--features", d / "store", "--out", out,
                 "--model", "audio", "--epochs", "1"]  # fmt: skip
+    if cmd == "ablate":
+        return ["ablate", "--data", d / "aff", "--features", d / "store", "--out", out,
+                "--epochs", "1"]  # fmt: skip
     return ["evaluate", d / "run", "--data", d / "aff", "--features", d / "store", "--out", out]
 
 
-@pytest.mark.parametrize("cmd", ["predict", "train", "evaluate"])
+@pytest.mark.parametrize("cmd", ["predict", "train", "evaluate", "ablate"])
 @pytest.mark.parametrize("where", ["existing_file", "inside_a_file", "read_only_folder"])
 def test_out_cannot_be_written(place, cmd, where):
     out = {
@@ -63,7 +77,7 @@ def test_out_cannot_be_written(place, cmd, where):
         "inside_a_file": place / "a file" / "sub",
         "read_only_folder": place / "read-only" / "new",
     }[where]
-    prefix = unprivileged() if where == "read_only_folder" else []
+    prefix = without_root_override() if where == "read_only_folder" else []
     env = {"HOME": str(place), "MPLCONFIGDIR": str(place / ".mpl")}
     p = run_cli(*_command(cmd, place, out), prefix=prefix, env=env, cwd=place)
     words = {"read_only_folder": "not writable"}.get(where, "a file")
@@ -79,7 +93,7 @@ def test_extract_into_an_unwritable_store_fails_before_decoding(place, tmp_path)
         for f in dirs:
             f.chmod(0o555)
         p = run_cli("extract", place / "clip.mp4", "--out", store, "--features", "audio",
-                    prefix=unprivileged(), env={"HOME": str(place)}, cwd=place)  # fmt: skip
+                    prefix=without_root_override(), cwd=place)  # fmt: skip
     finally:
         for f in dirs:
             f.chmod(0o777)
@@ -119,7 +133,7 @@ def test_audio_extraction_without_a_writable_home(place):
     goes to a per-user folder under the temporary folder instead of failing."""
     store = place / "svc-store"
     p = run_cli("extract", place / "speech.mp4", "--out", store, "--features", "audio",
-                prefix=unprivileged(), env={"HOME": "/nonexistent"},
+                prefix=as_nobody(), env={"HOME": "/nonexistent"},
                 cwd=place)  # fmt: skip
     assert p.returncode == 0, p.stderr[-2000:]
     assert "cannot cache" not in p.stderr

@@ -118,9 +118,10 @@ def align_labels(
     return out
 
 
-def count_frames(entry: VideoEntry, store=None, probe: bool = True) -> int | None:
+def count_frames(entry: VideoEntry, store=None, probe: bool = True, worker=None) -> int | None:
     """Decoded frame count of an entry's video: from the store's recorded video info, else
-    by counting images (AFEW-VA folders), else by decoding (``probe``); None if unknown."""
+    by counting images (AFEW-VA folders), else by decoding (``probe``; in ``worker``, an
+    :class:`~vafusion.isolation.IsolatedWorker`, when given); None if unknown."""
     if store is not None:
         info = store.video_info(entry.video)
         if info and info.get("n_frames"):
@@ -134,6 +135,8 @@ def count_frames(entry: VideoEntry, store=None, probe: bool = True) -> int | Non
         return None
     from vafusion.io.media import probe as probe_video
 
+    if worker is not None:  # a native crash on this file fails it alone
+        return worker.call(probe_video, path, label=str(path)).n_frames
     return probe_video(path).n_frames
 
 
@@ -183,20 +186,23 @@ def reconcile(
     split : str, optional
         Only this split.
     """
+    from vafusion.isolation import IsolatedWorker
+
     counts: dict[str, int | None] = {}
     errors: dict[str, str] = {}
     rows = []
-    for e in dataset.entries(split):
-        if e.video not in counts:
-            try:
-                counts[e.video] = count_frames(e, store, probe)
-            except VafusionError as exc:
-                counts[e.video] = None
-                errors[e.video] = exc.message
-        r = reconcile_entry(e, counts[e.video], tolerance)
-        if e.video in errors and e.labels is not None:
-            r = Reconciliation(
-                e.name, e.video, e.split, e.n_labels, None, None, "unreadable", errors[e.video]
-            )
-        rows.append(r)
+    with IsolatedWorker(enabled=probe) as worker:
+        for e in dataset.entries(split):
+            if e.video not in counts:
+                try:
+                    counts[e.video] = count_frames(e, store, probe, worker if probe else None)
+                except VafusionError as exc:
+                    counts[e.video] = None
+                    errors[e.video] = exc.message
+            r = reconcile_entry(e, counts[e.video], tolerance)
+            if e.video in errors and e.labels is not None:
+                r = Reconciliation(
+                    e.name, e.video, e.split, e.n_labels, None, None, "unreadable", errors[e.video]
+                )
+            rows.append(r)
     return rows

@@ -115,6 +115,8 @@ def _has_video(path: str | os.PathLike) -> bool:
     """True if the file has a video stream (a bad file is left to the video path to report)."""
     import av
 
+    if not Path(path).is_file():  # a FIFO or device would block the open: the video path reports it
+        return True
     try:
         with av.open(str(path)) as c:
             return bool(c.streams.video)
