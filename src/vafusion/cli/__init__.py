@@ -41,8 +41,9 @@ def _global_options(
     _state["debug"] = debug
     level = logging.DEBUG if verbose else (logging.ERROR if quiet else logging.INFO)
     # MediaPipe/TFLite/absl log lines are filtered out unless --verbose (by the console
-    # script only: an app invoked in-process, e.g. by a test runner, keeps its stderr)
-    native = verbose if _state["main"] else None
+    # script only: an app invoked in-process with its stderr redirected, e.g. captured by a
+    # test runner or a notebook, keeps that stderr)
+    native = verbose if _state["main"] and sys.stderr is sys.__stderr__ else None
     set_verbosity(level, progress=not quiet, native_logs=native)
 
 
