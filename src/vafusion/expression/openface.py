@@ -115,7 +115,9 @@ def read_openface_csv(path: str | os.PathLike) -> Any:
     if bad:
         raise AnnotationError(f"non-numeric values in column(s) {', '.join(bad[:5])}", path)
     df = df.astype({c: np.float64 for c in df.columns if c not in ("frame", "face_id")})
-    if df["frame"].isna().any() or (df["frame"] < 1).any():
+    frame = df["frame"].to_numpy(dtype=np.float64)
+    # beyond 2**53 a float is no exact frame number, and int64 conversion would overflow
+    if not (np.isfinite(frame) & (frame >= 1) & (frame <= 2**53)).all():
         raise AnnotationError("'frame' must hold 1-based frame numbers (>= 1)", path)
     _drop_unrepresentable(df, path)
     layout = openface_layout(df.columns)

@@ -57,8 +57,12 @@ def import_librosa():
     ``NUMBA_CACHE_DIR``, it is set (before numba is first imported) to a per-user folder
     under the system's temporary folder.
     """
-    if "NUMBA_CACHE_DIR" not in os.environ and "numba" not in sys.modules:
-        folder = Path(tempfile.gettempdir()) / f"vafusion-numba-cache-{os.getuid()}"
+    folder = Path(tempfile.gettempdir()) / f"vafusion-numba-cache-{os.getuid()}"
+    given = os.environ.get("NUMBA_CACHE_DIR")
+    # a folder of ours set for another user (inherited from a parent process that ran as
+    # that user, e.g. root starting a service user's job) is not the user's choice
+    inherited = given is not None and Path(given).name.startswith("vafusion-numba-cache-")
+    if (given is None or (inherited and Path(given) != folder)) and "numba" not in sys.modules:
         try:
             folder.mkdir(mode=0o700, exist_ok=True)
             os.environ["NUMBA_CACHE_DIR"] = str(folder)
