@@ -17,7 +17,7 @@ previous one's state.
   it with :meth:`Smoothing.apply`.
 
 When the time step of a segment is constant (to 1 microsecond, the usual case) the pass is
-run by :func:`scipy.signal.lfilter` (the same recursion, vectorised in C); otherwise by a
+run in blocks of matrix products (:func:`_ema_uniform`, the same recursion); otherwise by a
 Python loop over the samples.
 """
 
@@ -57,18 +57,51 @@ def _segments(t: np.ndarray, valid: np.ndarray, max_gap_s: float) -> list[np.nda
     return np.split(idx, breaks)
 
 
+#: Samples per block of :func:`_ema_uniform` (a (256, 256) matrix per column).
+_BLOCK = 256
+
+
+def _ema_uniform(x: np.ndarray, dt: float, tau: np.ndarray) -> np.ndarray:
+    """The forward pass of :func:`_ema` at a constant time step ``dt``, in blocks.
+
+    Within a block of ``L`` samples starting from the state ``y0``,
+    ``y[k] = b**(k+1) * y0 + sum_{j<=k} a * b**(k-j) * x[j]`` (``b = exp(-dt / tau)``,
+    ``a = 1 - b``): one matrix product for all blocks, then a loop over the blocks only to
+    carry the state. Written here rather than calling ``scipy.signal.lfilter`` because
+    importing ``scipy.signal`` alone takes ~1.5 s, most of ``predict``'s smoothing time on
+    a short clip. Every power of ``b`` is <= 1: no overflow, unlike a closed form over the
+    whole curve.
+    """
+    n, dims = x.shape
+    size = min(n, _BLOCK)
+    k = np.arange(size)
+    lag = k[:, None] - k[None, :]  # (L, L): output index - input index
+    y = np.empty_like(x)
+    for d in range(dims):
+        b = float(np.exp(-dt / tau[d]))
+        weights = np.where(lag >= 0, (1.0 - b) * b ** np.maximum(lag, 0), 0.0)  # (L, L)
+        blocks = np.zeros(-(-n // size) * size)
+        blocks[:n] = x[:, d]
+        local = blocks.reshape(-1, size) @ weights.T  # (blocks, L): zero initial state
+        carry = b ** (k + 1.0)  # (L,): weight of the state entering the block
+        state = float(x[0, d])  # y[-1] = x[0]
+        for row in local:
+            row += carry * state
+            state = float(row[-1])
+        # each output is a convex combination of the inputs; the sums of the weights are
+        # 1 only to rounding: keep it inside the inputs' range exactly, as the recursion does
+        y[:, d] = np.clip(local.ravel()[:n], x[:, d].min(), x[:, d].max())
+    return y
+
+
 def _ema(x: np.ndarray, t: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """One forward pass over a gap-free segment; ``x`` (T, D), ``tau`` (D,) > 0."""
+    """One forward pass over a gap-free segment; ``x`` (T, D), ``tau`` (D,) > 0.
+
+    ``y[0] = x[0]``, ``y[i] = y[i-1] + (1 - exp(-dt_i / tau)) (x[i] - y[i-1])``.
+    """
     dt = np.abs(np.diff(t))
     if len(dt) and float(dt.max() - dt.min()) <= 1e-6:
-        from scipy.signal import lfilter
-
-        a = 1.0 - np.exp(-float(dt.mean()) / tau)  # (D,)
-        y = np.empty_like(x)
-        for d in range(x.shape[1]):  # y[i] = (1 - a) y[i-1] + a x[i], y[-1] = x[0]
-            zi = [(1.0 - a[d]) * x[0, d]]
-            y[:, d] = lfilter([a[d]], [1.0, a[d] - 1.0], x[:, d], zi=zi)[0]
-        return y
+        return _ema_uniform(x, float(dt.mean()), tau)
     y = np.empty_like(x)
     y[0] = x[0]
     alpha = 1.0 - np.exp(-dt[:, None] / tau[None, :])
