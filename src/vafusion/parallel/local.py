@@ -26,6 +26,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import threading
 import uuid
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -122,15 +123,39 @@ class ChunkPool:
             initializer=_init_worker,
             initargs=(tracker_config, self._queue),
         )
+        self._starter: threading.Thread | None = None
+        self._started: list[Future] = []
+        self._start_error: BaseException | None = None
 
     def start(self) -> ChunkPool:
-        """Start the workers now (they load their models while this process goes on)."""
-        self._started = [self._executor.submit(os.getpid) for _ in range(self.workers)]
+        """Start the workers; returns at once (they load their models meanwhile).
+
+        Starting a process blocks until the fork server has imported its libraries (most
+        of a second): a thread waits for it, so this process loads its own model meanwhile.
+        """
+        if self._starter is None:
+            self._starter = threading.Thread(
+                target=self._spawn, name="vafusion-pool-start", daemon=True
+            )
+            self._starter.start()
         return self
+
+    def _spawn(self) -> None:
+        try:
+            self._started = [self._executor.submit(os.getpid) for _ in range(self.workers)]
+        except BaseException as exc:  # noqa: BLE001 - raised again by _join_start
+            self._start_error = exc
+
+    def _join_start(self) -> None:
+        """Wait for :meth:`start`'s thread (started now if need be); raise what it raised."""
+        self.start()._starter.join()
+        if self._start_error is not None:
+            raise self._start_error
 
     def wait_ready(self) -> ChunkPool:
         """Block until every worker has started and loaded its models."""
-        for f in getattr(self, "_started", None) or self.start()._started:
+        self._join_start()
+        for f in self._started:
             f.result()
         return self
 
@@ -155,6 +180,7 @@ class ChunkPool:
             What a worker raised (e.g. :class:`~vafusion.errors.MediaError`), or
             ``BrokenProcessPool`` if a worker process died.
         """
+        self._join_start()  # the warm-up tasks go first
         run = uuid.uuid4().hex
         futures: dict[int, Future] = {}
         buffers: dict[int, deque] = {c.index: deque() for c in plan}
@@ -198,6 +224,8 @@ class ChunkPool:
 
     def close(self) -> None:
         """Stop the worker processes."""
+        if self._starter is not None:
+            self._starter.join()
         self._executor.shutdown(wait=True, cancel_futures=True)
         self._queue.close()
 

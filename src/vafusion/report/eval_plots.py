@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vafusion.report.plots import _png, _pyplot
+from vafusion.report.plots import _png, new_figure
 
 
 def video_figure(
@@ -25,8 +25,8 @@ def video_figure(
     pred, true : numpy.ndarray, shape (T, 2)
         Valence and arousal; ``true`` is NaN where not annotated.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(2, 1, figsize=(10, 3.8), dpi=dpi, sharex=True)
+    fig = new_figure(figsize=(10, 3.8), dpi=dpi)
+    axes = fig.subplots(2, 1, sharex=True)
     for k, (ax, name, c) in enumerate(zip(axes, ("valence", "arousal"), ("C0", "C3"), strict=True)):
         ax.axhline(0, color="0.6", lw=0.5, zorder=1)
         ax.plot(times, true[:, k], color="k", lw=1.0, label="annotation", zorder=2)
@@ -39,7 +39,7 @@ def video_figure(
     if title:
         axes[0].set_title(title, fontsize=10)
     fig.subplots_adjust(left=0.07, right=0.98, top=0.9 if title else 0.96, bottom=0.13)
-    return _png(plt, fig)
+    return _png(fig)
 
 
 def scatter_figure(pred: np.ndarray, true: np.ndarray, title: str = "", dpi: int = 90) -> bytes:
@@ -50,8 +50,8 @@ def scatter_figure(pred: np.ndarray, true: np.ndarray, title: str = "", dpi: int
     pred, true : numpy.ndarray, shape (N, 2)
         Frames with NaN in ``true`` are left out.
     """
-    plt = _pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(9, 4.2), dpi=dpi)
+    fig = new_figure(figsize=(9, 4.2), dpi=dpi)
+    axes = fig.subplots(1, 2)
     for k, (ax, name) in enumerate(zip(axes, ("valence", "arousal"), strict=True)):
         ok = np.isfinite(true[:, k]) & np.isfinite(pred[:, k])
         ax.hist2d(true[ok, k], pred[ok, k], bins=60, range=[[-1, 1], [-1, 1]], cmap="viridis",
@@ -64,13 +64,13 @@ def scatter_figure(pred: np.ndarray, true: np.ndarray, title: str = "", dpi: int
     if title:
         fig.suptitle(title, fontsize=10)
     fig.subplots_adjust(left=0.08, right=0.98, top=0.86, bottom=0.13, wspace=0.3)
-    return _png(plt, fig)
+    return _png(fig)
 
 
 def ablation_figure(rows: list[dict], dpi: int = 90) -> bytes:
     """Bars of CCC per Table I row: paper (hatched) and ours, valence and arousal."""
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(rows)), 3.6), dpi=dpi)
+    fig = new_figure(figsize=(max(6, 1.6 * len(rows)), 3.6), dpi=dpi)
+    ax = fig.subplots()
     x = np.arange(len(rows))
     w = 0.2
     bars = (
@@ -89,4 +89,4 @@ def ablation_figure(rows: list[dict], dpi: int = 90) -> bytes:
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     fig.subplots_adjust(left=0.1, right=0.98, top=0.95, bottom=0.28)
-    return _png(plt, fig)
+    return _png(fig)
