@@ -178,11 +178,16 @@ def restore_native_logs() -> None:
         current.close()
     setup_logging(logging.getLogger("vafusion").level or logging.INFO)
     # lines still in the pipe are written before we return; a child process still holding
-    # the pipe keeps the filter alive after the timeout, which is harmless
+    # the pipe keeps the filter alive after the timeout, which is harmless. The fork server
+    # of predict's chunk workers (multiprocessing's, it lives as long as this process)
+    # holds it until we exit: waiting for the filter then only delays the exit by the
+    # whole timeout (it was 2 s of every chunked predict), so do not wait for it
     import subprocess
 
+    server = sys.modules.get("multiprocessing.forkserver")
+    pid = getattr(getattr(server, "_forkserver", None), "_forkserver_pid", None)
     with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=2)
+        proc.wait(timeout=0.05 if pid is not None else 2)
     _native.update(proc=None, saved_fd=None, old_stderr=None)
 
 
