@@ -47,7 +47,10 @@ MODES = {
 
 def cold_predict(clip: Path, extra: list[str]) -> tuple[float, float]:
     """Seconds from process start to ``vafusion predict`` having written its files, and
-    the CPU seconds (user + system) of its process tree (worker processes included)."""
+    the CPU seconds (user + system) of the predict process and the children it waited for:
+    the isolated worker of ``-j 1`` is included, the chunk workers are not (they are
+    children of multiprocessing's fork server; benchmarks/predict_phases.py gives their
+    per-frame cost)."""
     with tempfile.TemporaryDirectory() as out:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
@@ -137,7 +140,7 @@ def main() -> None:
         print(
             f"predict cold start, {mode:15s}: wall median {np.median(w):.2f} s -> "
             f"{np.median(rt):.2f}x real time (spread {rt.min():.2f}-{rt.max():.2f}x, "
-            f"{len(w)} rounds); CPU median {np.median(cpu):.2f} s"
+            f"{len(w)} rounds); CPU median {np.median(cpu):.2f} s (chunk workers excluded)"
         )
     if not args.no_live:
         runs = []
