@@ -468,6 +468,10 @@ def predict_one(
     ModelError
         If the model cannot be loaded (that stops the whole batch).
     """
+    if out_dir is not None:  # the report's libraries import while the video is analysed
+        from vafusion.report import import_in_background
+
+        import_in_background()
     model, load_s = _loaded(model)
     res = VideoResult(video=str(path), stem=stem)
     try:

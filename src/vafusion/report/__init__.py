@@ -18,8 +18,14 @@ REPORT_MODULES = (
 )
 
 
+#: the threads started by :func:`import_in_background`, by module list (one per process)
+_STARTED: dict[tuple[str, ...], threading.Thread] = {}
+_LOCK = threading.Lock()
+
+
 def import_in_background(modules=REPORT_MODULES) -> threading.Thread:
-    """Import ``modules`` in a daemon thread, now, and return the thread.
+    """Import ``modules`` in a daemon thread, now, and return the thread (once per process:
+    later calls return the same thread).
 
     For a process that will write reports after a long wait (``predict`` while its worker
     processes track faces): the imports, about a second on one core, then overlap the wait
@@ -35,6 +41,9 @@ def import_in_background(modules=REPORT_MODULES) -> threading.Thread:
             except Exception:  # noqa: BLE001 - reported where the module is really used
                 return
 
-    thread = threading.Thread(target=run, name="vafusion-imports", daemon=True)
-    thread.start()
-    return thread
+    key = tuple(modules)
+    with _LOCK:
+        if key not in _STARTED:
+            _STARTED[key] = threading.Thread(target=run, name="vafusion-imports", daemon=True)
+            _STARTED[key].start()
+        return _STARTED[key]
