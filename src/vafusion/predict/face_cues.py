@@ -181,6 +181,31 @@ def face_cues(
     return FaceCues(values, conf, valid)
 
 
+def cue_columns(facepose):
+    """The ``facepose`` table cut to the columns :func:`face_cues` reads.
+
+    Parameters
+    ----------
+    facepose : FeatureTable
+        Long-form table, (R, 653) values.
+
+    Returns
+    -------
+    FeatureTable
+        Same rows; the action-unit intensities, ``geom_*``, ``pose_R*``, ``pose_T*`` and
+        ``confidence`` columns only (88 of 653), so that the whole table need not stay
+        in memory while the cues are computed (an hour of video: ~250 MB less).
+    """
+    from dataclasses import replace
+
+    wanted = {f"{a}_r" for a in AU_NAMES} | {f"pose_{k}{a}" for k in "RT" for a in "xyz"}
+    wanted.add("confidence")
+    keep = [i for i, c in enumerate(facepose.columns) if c in wanted or c.startswith("geom_")]
+    return replace(
+        facepose, values=facepose.values[:, keep], columns=[facepose.columns[i] for i in keep]
+    )
+
+
 def _geom_idx(table) -> list[int]:
     return [i for i, c in enumerate(table.columns) if c.startswith("geom_")]
 
