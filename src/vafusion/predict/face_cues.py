@@ -200,7 +200,9 @@ def cue_columns(facepose):
 
     wanted = {f"{a}_r" for a in AU_NAMES} | {f"pose_{k}{a}" for k in "RT" for a in "xyz"}
     wanted.add("confidence")
-    keep = [i for i, c in enumerate(facepose.columns) if c in wanted or c.startswith("geom_")]
+    keep = sorted(
+        {i for i, c in enumerate(facepose.columns) if c in wanted} | set(_geom_idx(facepose))
+    )
     return replace(
         facepose, values=facepose.values[:, keep], columns=[facepose.columns[i] for i in keep]
     )

@@ -18,32 +18,30 @@ REPORT_MODULES = (
 )
 
 
-#: the threads started by :func:`import_in_background`, by module list (one per process)
-_STARTED: dict[tuple[str, ...], threading.Thread] = {}
+#: the thread started by :func:`import_in_background` (one per process)
+_THREAD: list[threading.Thread] = []
 _LOCK = threading.Lock()
 
 
-def import_in_background(modules=REPORT_MODULES) -> threading.Thread:
-    """Import ``modules`` in a daemon thread, now, and return the thread (once per process:
+def import_in_background() -> threading.Thread:
+    """Import :data:`REPORT_MODULES` in a daemon thread and return it (once per process:
     later calls return the same thread).
 
-    For a process that will write reports after a long wait (``predict`` while its worker
-    processes track faces): the imports, about a second on one core, then overlap the wait
-    instead of delaying the files. An import that fails here is left to fail again, with its
-    message, where the module is used; Python's import locks make a concurrent import of the
-    same module wait for this one.
+    For a process that will write reports after a long wait (``predict`` while faces are
+    tracked): the imports then overlap the wait instead of delaying the files. An import
+    that fails here is left to fail again, with its message, where the module is used;
+    Python's import locks make a concurrent import of the same module wait for this one.
     """
 
     def run() -> None:
-        for name in modules:
+        for name in REPORT_MODULES:
             try:
                 importlib.import_module(name)
             except Exception:  # noqa: BLE001 - reported where the module is really used
                 return
 
-    key = tuple(modules)
     with _LOCK:
-        if key not in _STARTED:
-            _STARTED[key] = threading.Thread(target=run, name="vafusion-imports", daemon=True)
-            _STARTED[key].start()
-        return _STARTED[key]
+        if not _THREAD:
+            _THREAD.append(threading.Thread(target=run, name="vafusion-imports", daemon=True))
+            _THREAD[0].start()
+        return _THREAD[0]

@@ -24,8 +24,8 @@ _QUADRANT_LABELS = (
 def new_figure(**kwargs):
     """A matplotlib ``Figure`` outside pyplot (``kwargs``: ``figsize``, ``dpi``, ...).
 
-    No pyplot: nothing global to close, safe in any thread, and pyplot's import (about a
-    tenth of ``predict``'s report time) is not paid; ``savefig`` renders with Agg.
+    No pyplot: nothing global to close, safe in any thread, and pyplot's import is not
+    paid; ``savefig`` renders with Agg.
     """
     from matplotlib.figure import Figure
 
