@@ -468,10 +468,6 @@ def predict_one(
     ModelError
         If the model cannot be loaded (that stops the whole batch).
     """
-    if out_dir is not None:  # the report's libraries import while the video is analysed
-        from vafusion.report import import_in_background
-
-        import_in_background()
     model, load_s = _loaded(model)
     res = VideoResult(video=str(path), stem=stem)
     try:
@@ -540,12 +536,15 @@ def predict_chunked(
     from concurrent.futures.process import BrokenProcessPool
 
     from vafusion.parallel.local import ChunkPool
+    from vafusion.report import import_in_background
 
     t0 = time.perf_counter()
     with (
         ChunkPool(workers, getattr(model, "tracker_config", None)).start() as pool,
         progress_bar("videos", total=1, unit="videos") as done,
     ):
+        if out_dir is not None:  # this process mostly waits for the workers meanwhile
+            import_in_background()
         if model is None or isinstance(model, (str, os.PathLike)):
             model = load_model(model, face_tracking=False)
             model.load_s = getattr(model, "load_s", time.perf_counter() - t0)
