@@ -160,3 +160,29 @@ def test_circumplex_model_stays_selectable():
         assert first.config.tau_s == 0.3, "the first model keeps its own settings"
     finally:
         first.close()
+
+
+def test_cue_filters_match_plain_per_row_formulas_across_blocks(monkeypatch):
+    """SYNTHETIC random walk with NaN rows: the blocked moving average and the column-wise
+    speed equal their definitions computed row by row."""
+    from vafusion.predict import face_cues
+
+    monkeypatch.setattr(face_cues, "_BLOCK", 16)  # several blocks (the default is 8192)
+    rng = np.random.default_rng(3)
+    n, width, lag = 70, 5, 0.2
+    x = rng.normal(size=(n, 3)).cumsum(axis=0)
+    x[rng.random(n) < 0.2] = np.nan
+    t = np.arange(n) / 24.0
+    ok = np.isfinite(x).all(axis=1)
+    got = face_cues._moving_average(x, width)
+    for i in range(n):
+        window = [j for j in range(i - width // 2, i + width // 2 + 1) if 0 <= j < n and ok[j]]
+        want = x[window].mean(axis=0) if ok[i] else np.full(3, np.nan)
+        np.testing.assert_allclose(got[i], want, rtol=1e-12, equal_nan=True)
+    speed = face_cues._speed(x, t, lag)
+    tt, xs = t[ok], x[ok]
+    for i in np.flatnonzero(ok):
+        a = [np.interp(t[i] - lag / 2, tt, xs[:, k]) for k in range(3)]
+        b = [np.interp(t[i] + lag / 2, tt, xs[:, k]) for k in range(3)]
+        assert speed[i] == pytest.approx(np.linalg.norm(np.subtract(b, a)) / lag, rel=1e-12)
+    assert np.isnan(speed[~ok]).all()

@@ -407,3 +407,45 @@ def test_extraction_is_deterministic(clips_dir):
     np.testing.assert_array_equal(a.face_id, b.face_id)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.meta["config"] == b.meta["config"]
+
+
+def test_column_subset_equals_the_full_tables_columns_and_keys_apart(clips_dir):
+    path = clips_dir / "single_face.mp4"
+    _, full = _extract(path)
+    wanted = ("pose_Rx", "AU12_r", "confidence", "geom_3")
+    _, part = _extract(path, FacePoseConfig(columns=wanted))
+    assert part.columns == ["confidence", "pose_Rx", "geom_3", "AU12_r"]  # the set's order
+    idx = [full.columns.index(c) for c in part.columns]
+    np.testing.assert_array_equal(part.values, full.values[:, idx])
+    np.testing.assert_array_equal(part.frame, full.frame)
+    default = PipelineConfig.of("facepose")
+    assert set_key(FacePoseSet(FacePoseConfig(columns=wanted)), default) != (
+        set_key(FacePoseSet(), default)
+    )
+    # the default's key is the one stores had before the option existed
+    assert "columns" not in FacePoseSet().identity()["config"]
+    with pytest.raises(ConfigError, match="AU99_r"):
+        FacePoseConfig(columns=("AU99_r",))
+
+
+def test_long_form_completion_sorts_and_fills_across_gather_blocks(monkeypatch):
+    """SYNTHETIC rows, shuffled, with frames missing: same as a plain sort-and-fill."""
+    from vafusion.faces import subjects
+
+    rng = np.random.default_rng(0)
+    frames = np.repeat(np.arange(0, 40, 2), 2)  # odd frames missing, two faces per frame
+    ids = np.tile([1, 0], 20)
+    values = rng.normal(size=(40, 3)).astype(np.float32)
+    perm = rng.permutation(40)
+    valid = np.ones(40, bool)
+    monkeypatch.setattr(subjects, "_GATHER_BLOCK", 7)  # many blocks (the default is 8192)
+    fr, fid, vals, ok = subjects.complete_long_form(
+        frames[perm], ids[perm], values[perm], valid[perm], 40
+    )
+    assert list(fr) == sorted([*frames, *range(1, 41, 2)])
+    present = fid >= 0
+    assert ok.tolist() == present.tolist() and np.isnan(vals[~present]).all()
+    want = {(int(f), int(i)): v for f, i, v in zip(frames, ids, values, strict=True)}
+    for f, i, v in zip(fr[present], fid[present], vals[present], strict=True):
+        np.testing.assert_array_equal(v, want[(int(f), int(i))])
+    assert [list(fid[fr == f]) for f in (0, 1)] == [[0, 1], [-1]]

@@ -10,7 +10,13 @@ import pytest
 
 from vafusion.errors import ConfigError
 from vafusion.predict.api import _moments
-from vafusion.report.player import ReportOptions, render_player, video_source
+from vafusion.report.player import (
+    EmbeddedVideo,
+    ReportOptions,
+    render_player,
+    video_source,
+    write_page,
+)
 
 
 def test_moments_are_a_gap_apart():
@@ -33,7 +39,7 @@ def test_moments_are_a_gap_apart():
 def test_video_embedded_under_cap_linked_above_with_note(tmp_path, clips_dir):
     clip = clips_dir / "single_face.mp4"
     src, note = video_source(clip, tmp_path, "embed")
-    assert src.startswith("data:video/mp4;base64,") and note is None
+    assert isinstance(src, EmbeddedVideo) and src.mime == "video/mp4" and note is None
     src, note = video_source(clip, tmp_path, "embed", max_embed_mb=0.01)
     assert not src.startswith("data:") and src.endswith("single_face.mp4")
     assert "larger than the embedding cap" in note
@@ -41,6 +47,29 @@ def test_video_embedded_under_cap_linked_above_with_note(tmp_path, clips_dir):
     assert src is None and "--no-video" in note
     with pytest.raises(ConfigError):
         ReportOptions(video="stream")
+
+
+class _SmallBlocks(EmbeddedVideo):
+    BLOCK = 3 * 1000  # many blocks on a small clip (the default is 3 MiB)
+
+
+@pytest.mark.parametrize("cls", [EmbeddedVideo, _SmallBlocks])
+def test_embedded_video_is_streamed_into_the_page_byte_exact(tmp_path, clips_dir, cls):
+    import base64
+
+    clip = clips_dir / "single_face.mp4"
+    video = cls(clip, "video/mp4")
+    data = {"t": [0.0], "duration": 1.0, "faces": [{"id": 0, "box": None, "expr": None}]}
+    page = "<html>" + render_player(data, video, None) + "</html>"
+    assert page.count(video.marker) == 1
+    out = tmp_path / "r.html"
+    write_page(out, page, video)
+    text = out.read_text(encoding="utf-8")
+    assert video.marker not in text and text.endswith("</html>")
+    uri = text.split("src='")[1].split("'")[0]
+    assert uri.startswith("data:video/mp4;base64,")
+    assert base64.b64decode(uri.split(",", 1)[1], validate=True) == clip.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["r.html"]  # no temporary left
 
 
 def test_player_json_cannot_close_its_script_block():

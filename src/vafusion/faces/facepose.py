@@ -73,6 +73,12 @@ class FacePoseConfig:
     aligned_dir : str
         If set, aligned crops are written to ``<aligned_dir>/<video stem>/<00001>.jpg``
         (face 0; ``<stem>_face<k>`` for other tracks). Not part of the key.
+    columns : tuple of str
+        Keep only these columns (in the set's column order); empty (default): all of
+        :func:`~vafusion.faces.columns.facepose_columns`. Every column is still computed;
+        the others are dropped as each track chunk is done, so a caller that reads a few
+        columns (the default model: 88 of 653) holds ~7x less per frame. Part of the key
+        when not empty.
     """
 
     focal_length: float = 0.0
@@ -80,6 +86,7 @@ class FacePoseConfig:
     neutral_window: int = 300
     neutral_stride: int = 3
     aligned_dir: str = ""
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.focal_length < 0:
@@ -88,6 +95,16 @@ class FacePoseConfig:
             raise ConfigError(
                 "facepose.chunk_frames >= 16, neutral_window >= 8, neutral_stride >= 1"
             )
+        unknown = sorted(set(self.columns) - set(facepose_columns()))
+        if unknown:
+            raise ConfigError(f"facepose.columns: unknown columns {unknown[:5]}")
+
+    def kept(self) -> np.ndarray | None:
+        """Indices of :attr:`columns` among all facepose columns (None: all of them)."""
+        if not self.columns:
+            return None
+        wanted = set(self.columns)
+        return np.array([i for i, c in enumerate(facepose_columns()) if c in wanted])
 
 
 @dataclass
@@ -117,8 +134,17 @@ class FacePoseSet(FeatureSet):
 
     @property
     def columns(self) -> list[str]:
-        """Column names (:func:`~vafusion.faces.columns.facepose_columns`)."""
-        return facepose_columns()
+        """Column names (:func:`~vafusion.faces.columns.facepose_columns`, or the
+        config's subset of them)."""
+        return _columns(self.config)
+
+    def identity(self) -> dict:
+        """Store-key identity; ``columns`` enters it only when set (keys of stores made
+        before the option existed stay valid)."""
+        out = super().identity()
+        if not self.config.columns:
+            out["config"].pop("columns", None)
+        return out
 
     def accumulator(self, source: FrameSource) -> FacePoseAccumulator:
         """Per-video state (track buffers, running neutrals)."""
@@ -130,7 +156,8 @@ class FacePoseAccumulator(Accumulator):
 
     def __init__(self, config: FacePoseConfig, path: str) -> None:
         self.config = config
-        self.columns = facepose_columns()
+        self.columns = _columns(config)
+        self._keep = config.kept()
         self._path = path
         self._buffers: dict[int, TrackState] = {}
         self._rows: list[tuple[np.ndarray, int, np.ndarray]] = []
@@ -162,8 +189,9 @@ class FacePoseAccumulator(Accumulator):
         d = len(self.columns)
         rows, self._rows = self._rows, []
         # filled block by block, each block released once copied, and the blocks no longer
-        # kept by this accumulator: the values (~2.9 kB per face and frame, ~250 MB for an
-        # hour at 24 fps) are held at most twice (here and face_table's sorted copy)
+        # kept by this accumulator: the values (2.6 kB per face and frame with all 653
+        # columns, ~225 MB for an hour at 24 fps) are held at most twice (here and
+        # face_table's sorted copy)
         total = sum(len(fr) for fr, _, _ in rows)
         frames = np.empty(total, np.int64)
         face_ids = np.empty(total, np.int64)
@@ -199,7 +227,16 @@ class FacePoseAccumulator(Accumulator):
         buf.seen += len(frames)
         buf.frames, buf.meshes, buf.scores = [], [], []
         values = compute_facepose(meshes, scores, self._size, self.config, buf, first_index=start)
+        if self._keep is not None:
+            values = values[:, self._keep]
         self._rows.append((frames, face_id, values))
+
+
+def _columns(config: FacePoseConfig) -> list[str]:
+    """The column names a config's tables have."""
+    cols = facepose_columns()
+    keep = config.kept()
+    return cols if keep is None else [cols[i] for i in keep]
 
 
 def update_neutral(

@@ -720,7 +720,13 @@ def write_outputs(
     """
     from vafusion.io.grab import grab_frames
     from vafusion.report.html import data_uri, render_report
-    from vafusion.report.player import player_data, render_player, video_source
+    from vafusion.report.player import (
+        EmbeddedVideo,
+        player_data,
+        render_player,
+        video_source,
+        write_page,
+    )
     from vafusion.report.plots import minute_figure, va_figure
     from vafusion.report.thumbnails import crop_face, jpeg_bytes
 
@@ -762,7 +768,8 @@ def write_outputs(
     opts = report or ReportOptions()
     src, note = video_source(pred.info.path, out_dir, opts.video, opts.max_embed_mb)
     player = render_player(player_data(pred, summary), src, note)
-    atomic_write_text(paths["html"], render_report(html_summary, png, player))
+    embedded = src if isinstance(src, EmbeddedVideo) else None
+    write_page(paths["html"], render_report(html_summary, png, player), embedded)
     if overlay:
         from vafusion.predict.overlay import write_overlay
 

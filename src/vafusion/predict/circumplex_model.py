@@ -149,7 +149,7 @@ class CircumplexModel:
         *,
         face_tracking: bool = True,
     ) -> None:
-        from vafusion.expression.extractor import ExpressionConfig, ExpressionSet
+        from vafusion.expression.extractor import ExpressionSet
         from vafusion.extraction import DecoderConfig, Pipeline, PipelineConfig
         from vafusion.extraction.pipeline import PipelinePool
         from vafusion.faces.tracker import TrackerConfig
@@ -160,7 +160,7 @@ class CircumplexModel:
             features=self.feature_sets,
             decoder=DecoderConfig(self.config.max_side),
             faces=tracker_config or TrackerConfig(),
-            sets={"expression": ExpressionConfig(batch_size=self.config.batch_size)},
+            sets=self.set_configs(),
         )
         # one loaded backbone (ONNX Runtime session, thread-safe) shared by all videos;
         # one pipeline (own face tracker) per concurrently processed video
@@ -175,6 +175,12 @@ class CircumplexModel:
             self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
         self.pipelines = PipelinePool(first)
         self.load_s = time.perf_counter() - t0
+
+    def set_configs(self) -> dict[str, Any]:
+        """Settings of the pass's feature sets (subclasses add theirs)."""
+        from vafusion.expression.extractor import ExpressionConfig
+
+        return {"expression": ExpressionConfig(batch_size=self.config.batch_size)}
 
     def describe(self) -> dict[str, Any]:
         """JSON-compatible description (name, text, config) for summaries."""

@@ -86,6 +86,15 @@ class DefaultModel(CircumplexModel):
     #: the pass adds the ``facepose`` set (action units, geometry, head pose)
     feature_sets = ("expression", "facepose")
 
+    def set_configs(self) -> dict:
+        """The expression set's settings, and ``facepose`` cut to the cue columns
+        (:func:`~vafusion.predict.face_cues.cue_column_names`: 88 of 653 columns kept per
+        face and frame)."""
+        from vafusion.faces.facepose import FacePoseConfig
+        from vafusion.predict.face_cues import cue_column_names
+
+        return {**super().set_configs(), "facepose": FacePoseConfig(columns=cue_column_names())}
+
     def predict_video(
         self,
         path: str | os.PathLike,
@@ -108,7 +117,8 @@ class DefaultModel(CircumplexModel):
         """Fused curves of the chosen faces (see :func:`vafusion.predict.combine.fuse_faces`).
 
         ``tables["facepose"]`` is replaced by its cue columns (:func:`~vafusion.predict.
-        face_cues.cue_columns`) in place, releasing the full table of the pass.
+        face_cues.cue_columns`) in place (the pass already keeps only those; a full table
+        given by a caller is released).
         """
         from vafusion.predict.combine import fuse_faces
         from vafusion.predict.face_cues import cue_columns

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vafusion.faces.columns import AU_NAMES
+from vafusion.faces.columns import AU_NAMES, facepose_columns
 from vafusion.predict.circumplex import PROB_COLUMNS, CircumplexConfig, probabilities_to_va
 
 #: Cue names in the order of :attr:`FaceCues.values`.
@@ -86,20 +86,33 @@ def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
     """Centred moving average along axis 0 over the finite rows (NaN rows stay NaN).
 
     Hand-written (cumulative sums): the filters of :mod:`vafusion.smoothing` do not skip
-    NaN rows this way. Windows shrink at the ends and never exceed the series.
+    NaN rows this way. Windows shrink at the ends and never exceed the series. Memory:
+    the (T + 1, D) float64 cumulative sum and the output, filled in blocks of rows (an
+    hour of 64 geometry columns is ~44 MB per copy).
     """
     ok = np.isfinite(x).all(axis=1)
     if width <= 1 or len(x) == 0:
         return x
-    z = np.where(ok[:, None], x, 0.0)
-    c = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(z, axis=0)])
+    n = len(x)
+    c = np.zeros((n + 1, x.shape[1]))
+    c[1:] = x
+    c[1:][~ok] = 0.0
+    np.cumsum(c[1:], axis=0, out=c[1:])
     k = np.concatenate([[0], np.cumsum(ok)])
-    idx = np.arange(len(x))
-    lo = np.clip(idx - width // 2, 0, len(x))
-    hi = np.clip(idx + width // 2 + 1, 0, len(x))
-    out = (c[hi] - c[lo]) / np.maximum(k[hi] - k[lo], 1)[:, None]
+    out = np.empty_like(c[1:])
+    for b0 in range(0, n, _BLOCK):
+        b1 = min(b0 + _BLOCK, n)
+        idx = np.arange(b0, b1)
+        lo = np.clip(idx - width // 2, 0, n)
+        hi = np.clip(idx + width // 2 + 1, 0, n)
+        np.subtract(c[hi], c[lo], out=out[b0:b1])
+        out[b0:b1] /= np.maximum(k[hi] - k[lo], 1)[:, None]
     out[~ok] = np.nan
     return out
+
+
+#: rows per block of the cue filters (bounds their temporary arrays)
+_BLOCK = 8192
 
 
 def _speed(x: np.ndarray, t: np.ndarray, lag_s: float = SPEED_LAG_S) -> np.ndarray:
@@ -108,16 +121,20 @@ def _speed(x: np.ndarray, t: np.ndarray, lag_s: float = SPEED_LAG_S) -> np.ndarr
     ``|x(t + lag/2) - x(t - lag/2)| / lag`` with ``x`` linearly interpolated in time between
     its finite rows (held at the ends). A fixed lag, not frame-to-frame differences, makes
     the speed independent of the frame rate and of a frame stride (frame-to-frame
-    differences of landmark jitter grow with the frame rate). NaN rows stay NaN.
+    differences of landmark jitter grow with the frame rate). NaN rows stay NaN. Computed
+    one column at a time (memory: a few (T,) arrays, not (T, D)).
     """
     d = np.full(len(t), np.nan)
     idx = np.flatnonzero(np.isfinite(x).all(axis=1))
     if len(idx) < 2:
         return d
     tt = t[idx]
-    lo = np.stack([np.interp(tt - lag_s / 2, tt, x[idx, k]) for k in range(x.shape[1])], 1)
-    hi = np.stack([np.interp(tt + lag_s / 2, tt, x[idx, k]) for k in range(x.shape[1])], 1)
-    d[idx] = np.linalg.norm(hi - lo, axis=1) / lag_s
+    squares = np.zeros(len(idx))
+    for k in range(x.shape[1]):
+        col = x[idx, k]
+        step = np.interp(tt + lag_s / 2, tt, col) - np.interp(tt - lag_s / 2, tt, col)
+        squares += step * step
+    d[idx] = np.sqrt(squares) / lag_s
     return d
 
 
@@ -158,7 +175,7 @@ def face_cues(
     fps = 1.0 / np.median(np.diff(t)) if len(t) > 1 else 25.0
     fps = fps if np.isfinite(fps) and fps > 0 else 25.0
     width = max(1, int(round(GEOMETRY_SMOOTH_S * fps)))
-    velocity = np.log1p(_speed(_moving_average(geom.astype(np.float64), width), t))
+    velocity = np.log1p(_speed(_moving_average(geom, width), t))
     rot = np.stack([_col(facepose, f"pose_R{a}") for a in "xyz"], axis=1)
     trans = np.stack([_col(facepose, f"pose_T{a}") for a in "xyz"], axis=1) / FACE_HEIGHT_MM
     head = _speed(rot, t) + _speed(trans, t)
@@ -181,28 +198,40 @@ def face_cues(
     return FaceCues(values, conf, valid)
 
 
+def cue_column_names() -> tuple[str, ...]:
+    """The ``facepose`` columns :func:`face_cues` reads, in the set's column order.
+
+    The action-unit intensities, ``geom_*``, ``pose_R*``, ``pose_T*`` and ``confidence``
+    (88 of 653): the default model's pass keeps only these
+    (:attr:`vafusion.faces.facepose.FacePoseConfig.columns`).
+    """
+    wanted = {f"{a}_r" for a in AU_NAMES} | {f"pose_{k}{a}" for k in "RT" for a in "xyz"}
+    wanted.add("confidence")
+    return tuple(c for c in facepose_columns() if c in wanted or c.startswith("geom_"))
+
+
 def cue_columns(facepose):
     """The ``facepose`` table cut to the columns :func:`face_cues` reads.
 
     Parameters
     ----------
     facepose : FeatureTable
-        Long-form table, (R, 653) values.
+        Long-form table, (R, D) values with at least :func:`cue_column_names` (a table of
+        all 653 columns, e.g. from a store or an OpenFace-style pass).
 
     Returns
     -------
     FeatureTable
-        Same rows; the action-unit intensities, ``geom_*``, ``pose_R*``, ``pose_T*`` and
-        ``confidence`` columns only (88 of 653), so that the whole table need not stay
-        in memory while the cues are computed (an hour of video: ~250 MB less).
+        Same rows, the :func:`cue_column_names` columns only (the table itself when it
+        has no others), so that the whole table need not stay in memory while the cues
+        are computed.
     """
     from dataclasses import replace
 
-    wanted = {f"{a}_r" for a in AU_NAMES} | {f"pose_{k}{a}" for k in "RT" for a in "xyz"}
-    wanted.add("confidence")
-    keep = sorted(
-        {i for i, c in enumerate(facepose.columns) if c in wanted} | set(_geom_idx(facepose))
-    )
+    wanted = set(cue_column_names())
+    keep = [i for i, c in enumerate(facepose.columns) if c in wanted]
+    if len(keep) == len(facepose.columns):
+        return facepose
     return replace(
         facepose, values=facepose.values[:, keep], columns=[facepose.columns[i] for i in keep]
     )

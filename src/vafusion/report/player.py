@@ -4,6 +4,9 @@ The report stays one self-contained file that loads nothing from the network: th
 is a JSON block, the script (``player.js``, written for vafusion, no library) is inlined,
 and the video is embedded as a ``data:`` URI (or linked with ``video="link"``, or left out
 with ``video="none"``; videos above ``max_embed_mb`` are linked instead, with a note).
+The embedded video is never held in memory as a whole: :func:`write_page` streams its
+base64 text into the file in blocks (a 40 MB video would otherwise be held as ~5
+copies of its 53 MB of base64 text while the page is assembled and encoded).
 Without JavaScript the player stays hidden and the static figure and tables remain.
 """
 
@@ -13,14 +16,16 @@ import base64
 import html
 import json
 import os
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import quote
 
 import numpy as np
 
 from vafusion.errors import ConfigError
+from vafusion.fileio import atomic_path
 
 #: Colour of face k (matplotlib's tab10), shared by the static figure and the player.
 FACE_COLORS = (
@@ -74,6 +79,54 @@ class ReportOptions:
             raise ConfigError(f"video must be one of {', '.join(VIDEO_MODES)}, got {self.video!r}")
         if not self.max_embed_mb >= 0:
             raise ConfigError(f"max_embed_mb must be >= 0, got {self.max_embed_mb}")
+
+
+@dataclass(frozen=True)
+class EmbeddedVideo:
+    """A video file to embed in the page as a base64 ``data:`` URI, read when written.
+
+    :func:`render_player` puts :attr:`marker` where the URI goes; :func:`write_page`
+    replaces it with the URI, streamed from the file.
+    """
+
+    path: Path
+    mime: str
+    marker: str = field(default_factory=lambda: f"vafusion-embedded-video-{uuid.uuid4().hex}")
+
+    #: bytes read per block; a multiple of 3, so the blocks' base64 texts join into one
+    BLOCK = 3 << 20
+
+    def write_uri(self, out: TextIO) -> None:
+        """Write ``data:<mime>;base64,<the file>`` to ``out`` block by block."""
+        out.write(f"data:{self.mime};base64,")
+        with open(self.path, "rb") as f:
+            # BufferedReader.read(n) returns n bytes until the end of a regular file
+            while block := f.read(self.BLOCK):
+                out.write(base64.b64encode(block).decode("ascii"))
+
+
+def write_page(path: str | os.PathLike, page: str, video: EmbeddedVideo | None = None) -> None:
+    """Write an HTML page atomically, with ``video``'s ``data:`` URI in place of its marker.
+
+    Parameters
+    ----------
+    path : path
+        The file to write (published only once complete).
+    page : str
+        The HTML text (:func:`vafusion.report.html.render_report`).
+    video : EmbeddedVideo, optional
+        The video whose :attr:`~EmbeddedVideo.marker` occurs once in ``page``.
+    """
+    head, tail = page, ""
+    if video is not None:
+        head, sep, tail = page.partition(video.marker)
+        if not sep:
+            raise ValueError("the page does not contain the embedded video's marker")
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as out:
+        out.write(head)
+        if video is not None:
+            video.write_uri(out)
+            out.write(tail)
 
 
 def face_color(k: int) -> str:
@@ -146,7 +199,7 @@ def video_source(
     out_dir: str | os.PathLike,
     mode: str = "embed",
     max_embed_mb: float = MAX_EMBED_MB,
-) -> tuple[str | None, str | None]:
+) -> tuple[str | EmbeddedVideo | None, str | None]:
     """Where the report's player takes the video from.
 
     Parameters
@@ -161,8 +214,9 @@ def video_source(
 
     Returns
     -------
-    src : str or None
-        A ``data:`` URI, a relative (or ``file:``) link, or None for no video.
+    src : str, EmbeddedVideo or None
+        The video to embed (its ``data:`` URI is written by :func:`write_page`), a
+        relative (or ``file:``) link, or None for no video.
     note : str or None
         What the reader should know (linked because too large, or not included).
     """
@@ -182,7 +236,7 @@ def video_source(
         )
     if mode == "embed":
         mime = _MIME.get(path.suffix.lower(), "video/mp4")
-        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}", note
+        return EmbeddedVideo(path, mime), note
     try:
         rel = os.path.relpath(path, Path(out_dir).resolve())
         src = quote(Path(rel).as_posix())
@@ -191,12 +245,18 @@ def video_source(
     return src, note or f"The video is linked ({path.name}), not embedded."
 
 
-def render_player(data: dict[str, Any], src: str | None, note: str | None) -> str:
-    """HTML of the player section (hidden until its inline script runs)."""
+def render_player(data: dict[str, Any], src: str | EmbeddedVideo | None, note: str | None) -> str:
+    """HTML of the player section (hidden until its inline script runs).
+
+    An :class:`EmbeddedVideo` ``src`` leaves its marker in the HTML: write the page with
+    :func:`write_page`.
+    """
     payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    # the marker and base64 text need no escaping (letters, digits, "-+/=")
+    attr = src.marker if isinstance(src, EmbeddedVideo) else html.escape(src or "", quote=True)
     video = (
         "<div class='stage'><video id='va-video' controls preload='auto' playsinline "
-        f"src='{html.escape(src, quote=True)}'></video><canvas id='va-boxes'></canvas></div>"
+        f"src='{attr}'></video><canvas id='va-boxes'></canvas></div>"
         if src
         else ""
     )
