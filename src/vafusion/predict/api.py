@@ -469,6 +469,12 @@ def predict_one(
         If the model cannot be loaded (that stops the whole batch).
     """
     model, load_s = _loaded(model)
+    if out_dir is not None:
+        # the report's libraries (~1 s of imports) load while the video is analysed, after
+        # the model (not competing with its loading); one thread per process
+        from vafusion.report import import_in_background
+
+        import_in_background()
     res = VideoResult(video=str(path), stem=stem)
     try:
         # one core for torch per worker: the face tracker and the expression network of
