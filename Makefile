@@ -53,7 +53,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_predict.py --clip src/vafusion/assets/WolfgangLanger_Pexels.mp4 \
 	    --repeat 3 --no-live
 	$(BIN)/python benchmarks/predict_phases.py --repeat 3
-	$(BIN)/python benchmarks/bench_report.py --repeat 3
+	$(BIN)/python benchmarks/bench_report.py --repeat 5
 	$(BIN)/python benchmarks/bench_default_model.py --rounds 5
 	$(BIN)/python benchmarks/bench_memory.py --seconds 60 600 3600
 	$(BIN)/python benchmarks/bench_model_load.py --rounds 5
