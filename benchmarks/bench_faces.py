@@ -22,7 +22,10 @@ looped by benchmarks/loop_clip.py (real faces, repeated content).
 
 Rounds are interleaved (decode, reference, facepose-seq, facepose, decode, ...) so load
 changes on a shared machine hit all stages alike. Prints the best and median frames per
-second and their ratios to ``reference`` (>= 1.0 means at least as fast). The targets are
+second and their ratios to ``reference`` (>= 1.0 means at least as fast), and the median
+number of cores each stage kept busy (CPU seconds of the process tree, chunk workers
+included, per wall second): a stage that already uses ``c`` cores can gain at most
+``n / c`` on ``n`` cores. The targets are
 ``facepose / reference >= 1.0`` and, on 2 cores, ``facepose-chunks / reference >= 1.5``.
 """
 
@@ -103,16 +106,36 @@ def bench_chunks(path: Path) -> int:
     return result.info.n_frames
 
 
-def measure(stages: dict, path: Path, repeat: int) -> dict[str, list[float]]:
-    """Frames per second of every stage, ``repeat`` rounds interleaved (A B C D A B ...)
-    so that changes in machine load hit every stage alike."""
+def tree_cpu_s() -> float:
+    """CPU seconds used so far by this process (all threads) and its descendants (the
+    chunk workers, children of the fork server)."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for p in [me, *me.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+def measure(stages: dict, path: Path, repeat: int) -> tuple[dict, dict]:
+    """Frames per second and cores used (CPU seconds of the process tree / wall seconds)
+    of every stage, ``repeat`` rounds interleaved (A B C D A B ...) so that changes in
+    machine load hit every stage alike."""
     fps: dict[str, list[float]] = {name: [] for name in stages}
+    cores: dict[str, list[float]] = {name: [] for name in stages}
     for _ in range(repeat):
         for name, fn in stages.items():
-            t0 = time.perf_counter()
+            c0, t0 = tree_cpu_s(), time.perf_counter()
             n = fn(path)
-            fps[name].append(n / (time.perf_counter() - t0))
-    return fps
+            wall = time.perf_counter() - t0
+            fps[name].append(n / wall)
+            cores[name].append((tree_cpu_s() - c0) / wall)
+    return fps, cores
 
 
 def main() -> None:
@@ -152,14 +175,18 @@ def main() -> None:
         "facepose": bench_pipeline,
         "facepose-chunks": bench_chunks,
     }
-    print(f"{'clip':26s} {'stage':13s} {'best fps':>9s} {'median fps':>11s}  vs reference")
+    print(
+        f"{'clip':26s} {'stage':13s} {'best fps':>9s} {'median fps':>11s} {'cores':>6s}"
+        "  vs reference"
+    )
     for clip in args.clips:
-        fps = measure(stages, clip, args.repeat)
+        fps, cores = measure(stages, clip, args.repeat)
         ref_best, ref_med = max(fps["reference"]), float(np.median(fps["reference"]))
         for stage, v in fps.items():
             best, med = max(v), float(np.median(v))
             print(
-                f"{clip.name:26s} {stage:13s} {best:9.1f} {med:11.1f}  "
+                f"{clip.name:26s} {stage:13s} {best:9.1f} {med:11.1f} "
+                f"{float(np.median(cores[stage])):6.2f}  "
                 f"{best / ref_best:.2f}x best, {med / ref_med:.2f}x median"
             )
         for stage in ("facepose", "facepose-chunks"):
