@@ -60,3 +60,25 @@ def test_predict_with_the_default_model_never_imports_torch(clips_dir, tmp_path)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "clip.csv").is_file()
+
+
+LIVE_SCRIPT = """
+import io, sys
+from vafusion.predict.live import run_live
+
+out = io.StringIO()
+stats = run_live(sys.argv[1], output=out, max_seconds=60)
+assert stats.processed > 0 and out.getvalue().count("valence") == stats.processed
+print(sorted(m for m in ("torch", "torchvision", "tensorflow", "scipy") if m in sys.modules))
+"""
+
+
+def test_live_with_the_default_model_never_imports_torch(clips_dir):
+    p = subprocess.run(
+        [sys.executable, "-c", LIVE_SCRIPT, str(clips_dir / "single_face.mp4")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip().splitlines()[-1] == "[]"

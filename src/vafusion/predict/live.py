@@ -250,13 +250,15 @@ def run_live(
     -------
     LiveStats
     """
-    import torch
-
     from vafusion.predict.api import load_model
 
     if max_seconds is not None and not (math.isfinite(max_seconds) and max_seconds > 0):
         raise ConfigError(f"--max-seconds must be a number > 0, got {max_seconds!r}")
-    torch.set_num_threads(1)  # one frame at a time: threads only add contention
+    # the default model runs on ONNX Runtime: torch is neither needed nor imported (its
+    # import alone costs seconds of a cold start); if a caller loaded it, one thread
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)  # one frame at a time: threads only add contention
     mdl = load_model(model)
     if not hasattr(mdl, "live_step"):
         raise ConfigError("live mode supports the default model only")
