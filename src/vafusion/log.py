@@ -112,7 +112,20 @@ def set_verbosity(
 
 # ---------------------------------------------------------------- native log filter
 
-_native = {"proc": None, "saved_fd": None, "old_stderr": None}
+_native = {"proc": None, "saved_fd": None, "old_stderr": None, "lingering": False}
+
+
+def stderr_held_until_exit() -> None:
+    """Declare that a process which lives until this one exits holds descriptor 2.
+
+    Called by whoever starts such a process (:class:`vafusion.parallel.local.ChunkPool`
+    starts multiprocessing's fork server, which lives as long as this process): the
+    native-log filter cannot drain before that holder exits, so :func:`restore_native_logs`
+    then does not wait for it.
+    """
+    _native["lingering"] = True
+
+
 _FILTER = Path(__file__).with_name("_stderr_filter.py")
 
 
@@ -178,17 +191,14 @@ def restore_native_logs() -> None:
         current.close()
     setup_logging(logging.getLogger("vafusion").level or logging.INFO)
     # lines still in the pipe are written before we return; a child process still holding
-    # the pipe keeps the filter alive after the timeout, which is harmless. The fork server
-    # of predict's chunk workers (multiprocessing's, it lives as long as this process)
-    # holds it until we exit: waiting for the filter then only delays the exit by the
-    # whole timeout (it was 2 s of every chunked predict), so do not wait for it
+    # the pipe keeps the filter alive after the timeout, which is harmless. A holder that
+    # lives until we exit (see stderr_held_until_exit) keeps it open anyway: waiting
+    # would only delay the exit by the whole timeout (it was 2 s of every chunked predict)
     import subprocess
 
-    server = sys.modules.get("multiprocessing.forkserver")
-    pid = getattr(getattr(server, "_forkserver", None), "_forkserver_pid", None)
     with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=0.05 if pid is not None else 2)
-    _native.update(proc=None, saved_fd=None, old_stderr=None)
+        proc.wait(timeout=0.05 if _native["lingering"] else 2)
+    _native.update(proc=None, saved_fd=None, old_stderr=None)  # "lingering" stays: the holder does
 
 
 # ---------------------------------------------------------------- progress

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from vafusion.features.base import Accumulator
 from vafusion.io.media import FrameSource, keyframe_times
-from vafusion.log import expected_frames, get_logger, progress_bar
+from vafusion.log import expected_frames, get_logger, progress_bar, stderr_held_until_exit
 from vafusion.parallel.chunks import (
     MAX_CHUNK_S,
     WARMUP_S,
@@ -112,8 +112,10 @@ class ChunkPool:
         self.tracker_config = tracker_config
         ctx = multiprocessing.get_context(start_method or "forkserver")
         if ctx.get_start_method() == "forkserver":
-            # the fork server imports the heavy libraries once; workers fork from it
+            # the fork server imports the heavy libraries once; workers fork from it. It
+            # lives as long as this process, holding our stderr (see the log module)
             ctx.set_forkserver_preload(["vafusion.parallel.chunks", "cv2", "mediapipe"])
+            stderr_held_until_exit()
         for k, v in _THREAD_ENV.items():
             os.environ.setdefault(k, v)
         self._queue = ctx.Queue()
