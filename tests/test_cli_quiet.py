@@ -96,3 +96,29 @@ def test_predict_prints_no_native_log_line_but_keeps_our_messages(tmp_path, clip
     verbose = _cli(["--verbose", *args[:2], "--out", str(tmp_path / "out2")], tmp_path)
     assert verbose.returncode == 0, verbose.stderr
     assert NATIVE.search(verbose.stderr), verbose.stderr
+
+
+RESTORE_SCRIPT = """
+import time
+from vafusion import log
+from vafusion.parallel.local import ChunkPool
+
+if __name__ == "__main__":
+    assert log.quiet_native_logs()
+    with ChunkPool(1).start() as pool:  # starts multiprocessing's fork server
+        pool.wait_ready()
+    t = time.perf_counter()
+    log.restore_native_logs()
+    print(f"{time.perf_counter() - t:.3f}")
+"""
+
+
+def test_filter_not_waited_for_while_the_fork_server_holds_stderr(tmp_path):
+    """The fork server holds descriptor 2 until this process exits, so the filter cannot
+    drain before: restoring must not sit out the 2 s drain timeout (it did, on every
+    chunked predict)."""
+    script = tmp_path / "restore.py"  # a file: the fork server re-imports __main__
+    script.write_text(RESTORE_SCRIPT)
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert float(p.stdout.strip().splitlines()[-1]) < 1.0, p.stdout
