@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from media_factory import write_video
-from vafusion.predict.api import build_summary, load_model
+from vafusion.predict.api import load_model
 from vafusion.predict.combine import speaking_gate
 from vafusion.predict.default_model import DefaultModel
+from vafusion.predict.outputs import build_summary
 from vafusion.predict.types import FaceCurve, VideoPrediction
 from vafusion.predict.voice_only import NO_SPEECH
 

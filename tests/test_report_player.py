@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from vafusion.errors import ConfigError
-from vafusion.predict.api import _moments
+from vafusion.predict.outputs import _moments
 from vafusion.report.player import (
     EmbeddedVideo,
     ReportOptions,

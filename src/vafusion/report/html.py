@@ -131,7 +131,7 @@ def render_report(summary: dict[str, Any], plot_png: bytes, player: str = "") ->
     Parameters
     ----------
     summary : dict
-        The JSON summary (see :func:`vafusion.predict.api.build_summary`), where each
+        The JSON summary (see :func:`vafusion.predict.outputs.build_summary`), where each
         ``faces[i]["thumbnails"][j]`` may carry an extra ``uri`` (data URI of a JPEG) and
         ``faces[i]["minute_plot_uri"]`` a data URI of the per-minute plot.
     plot_png : bytes

@@ -147,7 +147,7 @@ def player_data(pred, summary: dict[str, Any]) -> dict[str, Any]:
     ----------
     pred : VideoPrediction
     summary : dict
-        :func:`vafusion.predict.api.build_summary` of ``pred`` (stress episodes).
+        :func:`vafusion.predict.outputs.build_summary` of ``pred`` (stress episodes).
 
     Returns
     -------
