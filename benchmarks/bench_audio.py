@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from vafusion.extraction import Pipeline
-from vafusion.io.media import load_audio, scan
+from vafusion.io.audio import load_audio
+from vafusion.io.media import scan
 
 DEFAULT = Path(__file__).resolve().parents[1] / "src/vafusion/assets/WolfgangLanger_Pexels.mp4"
 

@@ -48,7 +48,8 @@ def main() -> None:
     ap.add_argument("--speech", type=Path, default=SPEECH)
     args = ap.parse_args()
 
-    from vafusion.io.media import load_audio, probe
+    from vafusion.io.audio import load_audio
+    from vafusion.io.media import probe
     from vafusion.predict.circumplex_model import CircumplexModel
     from vafusion.predict.default_model import DefaultModel, DefaultModelConfig
     from vafusion.predict.voice import voice_cues

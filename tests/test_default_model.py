@@ -29,7 +29,7 @@ def espeak(path, pitch: int, speed: int, amplitude: int) -> np.ndarray:
     assert shutil.which("espeak-ng"), "espeak-ng missing: run scripts/test-prereqs.sh"
     args = ["espeak-ng", "-w", str(path), "-p", str(pitch), "-s", str(speed), "-a", str(amplitude)]
     subprocess.run([*args, SENTENCE], check=True, capture_output=True)
-    from vafusion.io.media import load_audio
+    from vafusion.io.audio import load_audio
 
     return load_audio(path).samples
 

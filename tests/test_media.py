@@ -13,7 +13,8 @@ import pytest
 from conftest import CLIP_FRAMES
 from media_factory import gradient_frames, write_video
 from vafusion.errors import MediaError
-from vafusion.io.media import iter_frames, load_audio, probe, scan
+from vafusion.io.audio import load_audio
+from vafusion.io.media import iter_frames, probe, scan
 
 
 @pytest.mark.parametrize("name", sorted(CLIP_FRAMES))

@@ -2,7 +2,7 @@
 
 FFmpeg, PyAV, MediaPipe and ONNX Runtime are native code: a damaged or unusual file can
 abort or segfault the process that decodes it (PyAV 18.1 aborts with "double free or
-corruption" on some QuickTime channel layouts, see :func:`vafusion.io.media._audio_channels`).
+corruption" on some QuickTime channel layouts, see :func:`vafusion.io.container.audio_channels`).
 In a batch that would kill every other video with it, and record nothing. The batch
 drivers (``extract`` in one process, ``predict``) therefore call their per-video task
 through an :class:`IsolatedWorker`: a long-lived child process (started with ``spawn``,

@@ -1,5 +1,6 @@
 """Input/output: media decoding (PyAV). :class:`Video` is the one decoder."""
 
+from vafusion.io.audio import load_audio
 from vafusion.io.media import (
     AudioSignal,
     FrameSource,
@@ -7,7 +8,6 @@ from vafusion.io.media import (
     VideoFrame,
     VideoInfo,
     iter_frames,
-    load_audio,
     probe,
     scan,
 )

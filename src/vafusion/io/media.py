@@ -21,12 +21,20 @@ import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from vafusion.errors import MediaError
+from vafusion.io.container import (
+    audio_channels,
+    check_media_path,
+    ffmpeg_reason,
+    first_video_time,
+    frame_time,
+    open_container,
+    video_stream,
+)
 from vafusion.log import get_logger
 
 log = get_logger("media")
@@ -132,82 +140,6 @@ class AudioSignal:
     end_s: float
 
 
-def _check_path(path: str | os.PathLike) -> Path:
-    from vafusion.fileio import check_input_file
-
-    return check_input_file(path, MediaError, "media file")
-
-
-def _open(path: Path):
-    import av
-
-    try:
-        return av.open(str(path), metadata_errors="ignore")
-    except av.error.FFmpegError as exc:
-        raise MediaError(f"not a readable media file ({_ffmpeg_reason(exc)})", path) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise MediaError(f"cannot open: {exc}", path) from None
-
-
-def _ffmpeg_reason(exc: Exception) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).split(";")[0].strip() or type(exc).__name__
-
-
-def _audio_channels(stream) -> int:
-    """Channel count of an audio stream, made safe against a PyAV 18 double free.
-
-    PyAV's ``AudioLayout`` shares (does not copy) the channel map of a *custom-order*
-    layout and frees it when garbage-collected; FFmpeg frees it again with the codec
-    context: "double free or corruption" aborts the process. QuickTime files whose
-    ``chan`` atom describes e.g. 7.1 by a layout tag read as such a layout, so reading
-    ``stream.channels`` / ``stream.layout``, or decoding (every decoded frame copies the
-    layout), kills the process. Here the layout is read once, while the map is alive, and
-    the codec context (not yet opened) is given an equivalent map-free layout of the same
-    channel count *before* the borrowed object is freed: its one free is then the only
-    one, and decoded frames carry the map-free layout. Hand-written because no PyAV
-    release fixes it (18.1 is the pinned one).
-
-    Returns
-    -------
-    int
-        Number of channels (0 when unknown).
-    """
-    cc = stream.codec_context
-    borrowed = cc.layout  # shares cc's channel map until the layout below replaces it
-    n = int(borrowed.nb_channels)
-    name = borrowed.name
-    if cc.is_open:  # nothing decoded yet in vafusion's paths; never reached in practice
-        return n
-    # a standard name ("7.1", "stereo") or a channel count never needs a channel map
-    # ("+"/"@" names can be custom-order); "Nc" is FFmpeg's default layout for N channels
-    for candidate in (name, f"{n}c", f"{n} channels"):
-        if "+" in candidate or "@" in candidate:
-            continue
-        try:
-            cc.layout = candidate
-            break
-        except (ValueError, TypeError):
-            continue
-    del borrowed
-    return n
-
-
-#: FFmpeg "video" codecs that render text files as pictures (its tty/bintext demuxers
-#: accept any .txt/.nfo/.asc file): a text file is not a video
-_TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
-
-
-def _video_stream(container, path: Path):
-    if not container.streams.video:
-        raise MediaError("no video stream (audio-only or not a video file)", path)
-    stream = container.streams.video[0]
-    if stream.codec_context.name in _TEXT_CODECS:
-        raise MediaError("not a video file (FFmpeg reads it as text)", path)
-    stream.thread_type = "AUTO"
-    return stream
-
-
 def _rotation_of(frame) -> int:
     """Display rotation of a decoded frame in degrees CCW, normalised to 0/90/180/270."""
     rot = getattr(frame, "rotation", 0) or 0
@@ -252,12 +184,6 @@ def frame_to_rgb(frame, max_side: int | None = None) -> tuple[np.ndarray, float]
     return _apply_rotation(image, _rotation_of(frame)), scale
 
 
-def _frame_time(frame, stream) -> float | None:
-    if frame.pts is None:
-        return None
-    return float(frame.pts * stream.time_base)
-
-
 class _Timeline:
     """Turns decoded frames' pts into increasing seconds on the video time axis."""
 
@@ -273,7 +199,7 @@ class _Timeline:
         self.prev = -1.0 / self.rate
 
     def __call__(self, frame) -> float:
-        t_abs = _frame_time(frame, self.stream)
+        t_abs = frame_time(frame, self.stream)
         if t_abs is None:
             if self.missing_pts == 0 and self.t0 is None and self.coded_rate:
                 self.rate = self.coded_rate
@@ -328,9 +254,9 @@ def scan(
     """
     import av
 
-    p = _check_path(path)
-    with _open(p) as container:
-        stream = _video_stream(container, p)
+    p = check_media_path(path)
+    with open_container(p) as container:
+        stream = video_stream(container, p)
         audio = container.streams.audio[0] if container.streams.audio else None
         timeline = _Timeline(stream)
         ranged = start_s is not None or stop_s is not None
@@ -359,7 +285,7 @@ def scan(
         except av.error.FFmpegError as exc:
             errors += 1
             log.warning(
-                "%s: decoding stopped after %d frames (%s)", p, len(times), _ffmpeg_reason(exc)
+                "%s: decoding stopped after %d frames (%s)", p, len(times), ffmpeg_reason(exc)
             )
         n = len(times)
         if n == 0:
@@ -412,7 +338,7 @@ def scan(
             has_audio=audio is not None,
             audio_sample_rate=int(audio.rate) if audio is not None else None,
             audio_codec=audio.codec_context.name if audio is not None else None,
-            audio_channels=_audio_channels(audio) if audio is not None else None,
+            audio_channels=audio_channels(audio) if audio is not None else None,
             audio_offset_s=audio_offset,
             container_n_frames=declared,
             decode_errors=errors,
@@ -430,7 +356,7 @@ def _seek_to(container, stream, timeline: _Timeline, start_s: float) -> None:
     """
     import av
 
-    t0 = _first_video_time(container)
+    t0 = first_video_time(container)
     timeline.t0 = t0
     if start_s <= 0 or not math.isfinite(start_s):
         return
@@ -440,7 +366,7 @@ def _seek_to(container, stream, timeline: _Timeline, start_s: float) -> None:
         container.seek(target, backward=True, any_frame=False, stream=stream)
         # where did it land? the first frame must not lie after start_s
         for frame in container.decode(stream):
-            t = _frame_time(frame, stream)
+            t = frame_time(frame, stream)
             landed = t is not None and t - t0 <= start_s
             break
     except av.error.FFmpegError:
@@ -497,9 +423,9 @@ def iter_frames(
     """
     import av
 
-    p = _check_path(path)
-    with _open(p) as container:
-        stream = _video_stream(container, p)
+    p = check_media_path(path)
+    with open_container(p) as container:
+        stream = video_stream(container, p)
         timeline = _Timeline(stream, fps_hint)
         index = 0
         size: tuple[int, int, float] | None = None
@@ -512,99 +438,10 @@ def iter_frames(
                 index += 1
         except av.error.FFmpegError as exc:
             if index == 0:
-                raise MediaError(f"no decodable video frames ({_ffmpeg_reason(exc)})", p) from None
-            log.warning("%s: decoding stopped after %d frames (%s)", p, index, _ffmpeg_reason(exc))
+                raise MediaError(f"no decodable video frames ({ffmpeg_reason(exc)})", p) from None
+            log.warning("%s: decoding stopped after %d frames (%s)", p, index, ffmpeg_reason(exc))
         if index == 0:
             raise MediaError("no decodable video frames", p)
-
-
-def _first_video_time(container) -> float:
-    """Presentation time of the first decoded video frame (the zero of the time axis)."""
-    import av
-
-    if not container.streams.video:
-        return 0.0
-    stream = container.streams.video[0]
-    try:
-        for frame in container.decode(stream):
-            t = _frame_time(frame, stream)
-            if t is not None:
-                container.seek(0)
-                return t
-            break
-    except av.error.FFmpegError:
-        pass
-    container.seek(0)
-    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-
-
-def load_audio(
-    path: str | os.PathLike,
-    sample_rate: int = DEFAULT_AUDIO_RATE,
-    *,
-    duration_s: float | None = None,
-) -> AudioSignal | None:
-    """Decode the first audio stream as mono float32 on the video time axis.
-
-    Parameters
-    ----------
-    path : str or PathLike
-        The media file.
-    sample_rate : int, default 16000
-        Output rate; FFmpeg's resampler does the conversion and the down-mix.
-    duration_s : float, optional
-        Pad with zeros (or cut) to this length, e.g. the video's duration.
-
-    Returns
-    -------
-    AudioSignal or None
-        None when the file has no audio stream.
-    """
-    import av
-
-    p = _check_path(path)
-    with _open(p) as container:
-        if not container.streams.audio:
-            return None
-        video_t0 = _first_video_time(container)
-        astream = container.streams.audio[0]
-        _audio_channels(astream)  # before decoding: see there (a PyAV double free)
-        astream.thread_type = "AUTO"
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks: list[np.ndarray] = []
-        first_t: float | None = None
-        try:
-            for frame in container.decode(astream):
-                if first_t is None:
-                    first_t = (
-                        float(frame.pts * astream.time_base)
-                        if frame.pts is not None
-                        else (
-                            float(astream.start_time * astream.time_base)
-                            if astream.start_time is not None
-                            else video_t0
-                        )
-                    )
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray().reshape(-1))
-            for out in resampler.resample(None):
-                chunks.append(out.to_ndarray().reshape(-1))
-        except av.error.FFmpegError as exc:
-            log.warning("%s: audio decoding stopped early (%s)", p, _ffmpeg_reason(exc))
-    data = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    offset = (first_t if first_t is not None else video_t0) - video_t0
-    shift = int(round(offset * sample_rate))
-    if shift > 0:
-        data = np.concatenate([np.zeros(shift, np.float32), data])
-    elif shift < 0:
-        data = data[-shift:]
-    start_s = max(offset, 0.0)
-    end_s = max(start_s, start_s + (len(data) - max(shift, 0)) / sample_rate)
-    if duration_s is not None:
-        n = int(math.ceil(duration_s * sample_rate))
-        data = data[:n] if len(data) >= n else np.pad(data, (0, n - len(data)))
-        end_s = min(end_s, duration_s)
-    return AudioSignal(samples=data, sample_rate=sample_rate, start_s=start_s, end_s=end_s)
 
 
 def keyframe_times(path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
@@ -632,10 +469,10 @@ def keyframe_times(path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
     """
     import av
 
-    p = _check_path(path)
-    with _open(p) as container:
-        stream = _video_stream(container, p)
-        t0 = _first_video_time(container)
+    p = check_media_path(path)
+    with open_container(p) as container:
+        stream = video_stream(container, p)
+        t0 = first_video_time(container)
         times: list[float] = []
         n = 0
         end = 0
@@ -652,7 +489,7 @@ def keyframe_times(path: str | os.PathLike) -> tuple[np.ndarray, int, float]:
                 if packet.is_keyframe:
                     times.append(float(packet.pts * stream.time_base) - t0)
         except av.error.FFmpegError as exc:
-            log.warning("%s: demuxing stopped after %d packets (%s)", p, n, _ffmpeg_reason(exc))
+            log.warning("%s: demuxing stopped after %d packets (%s)", p, n, ffmpeg_reason(exc))
         end_s = float(end * stream.time_base) - t0
     if missing:
         return np.zeros(0, np.float64), n, end_s
@@ -679,7 +516,10 @@ class FrameSource(Protocol):
     def audio(
         self, sample_rate: int = DEFAULT_AUDIO_RATE, duration_s: float | None = None
     ) -> AudioSignal | None:
-        """Mono audio on the video time axis, None without audio (see :func:`load_audio`)."""
+        """Mono audio on the video time axis, None without audio.
+
+        See :func:`vafusion.io.audio.load_audio`.
+        """
         ...
 
 
@@ -723,7 +563,9 @@ class Video:
     def audio(
         self, sample_rate: int = DEFAULT_AUDIO_RATE, duration_s: float | None = None
     ) -> AudioSignal | None:
-        """See :func:`load_audio`."""
+        """See :func:`vafusion.io.audio.load_audio`."""
+        from vafusion.io.audio import load_audio
+
         return load_audio(self.path, sample_rate, duration_s=duration_s)
 
     def grab(self, times: list[float], max_side: int = 640) -> dict:

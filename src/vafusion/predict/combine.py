@@ -80,7 +80,7 @@ def speaking_gate(mouth: np.ndarray, level_db: np.ndarray, speech: np.ndarray, f
 
 def _voice_on_frames(path, info, ts: np.ndarray, config):
     """Voice z composite, shares, speech mask and level at the frame times (or None), note."""
-    from vafusion.io.media import load_audio
+    from vafusion.io.audio import load_audio
     from vafusion.predict.voice import voice_arousal_z, voice_cues
 
     if not config.use_voice or not info.has_audio:

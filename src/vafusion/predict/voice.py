@@ -8,7 +8,7 @@ Analysis (16 kHz mono, 64 ms frames every 10 ms)
     1-5 kHz over 50-1000 Hz in dB, the alpha ratio of Eyben et al. (2016) (sign: higher =
     more high-frequency energy = more vocal effort). pYIN was measured at ~1x real time
     here, YIN at ~50x, hence YIN plus the autocorrelation check.
-    The audio is decoded at 16 kHz (FFmpeg's resampler, :func:`vafusion.io.media.load_audio`).
+    The audio is decoded at 16 kHz (FFmpeg's resampler, :func:`vafusion.io.audio.load_audio`).
 Rows (:data:`VOICE_RATE_HZ` per second)
     Each row summarises the voiced frames of a window centred on it: ``f0_level`` (median
     semitones, 1 s), ``f0_range`` (80th minus 20th percentile, 2 s), ``loudness`` (mean dBFS

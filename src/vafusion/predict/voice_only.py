@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from vafusion.errors import MediaError
-from vafusion.io.media import VideoInfo, load_audio
+from vafusion.io.audio import load_audio
+from vafusion.io.media import VideoInfo
 from vafusion.predict.types import FaceCurve, VideoPrediction
 
 NO_SPEECH = "no speech found (silence or music only): valence and arousal are NaN"
