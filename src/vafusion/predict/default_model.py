@@ -114,16 +114,9 @@ class DefaultModel(CircumplexModel):
         return super().predict_video(path, face=face, pool=pool, stride=stride)
 
     def tables_to_curves(self, path, info, tables: dict, face: str | int, analysed=None):
-        """Fused curves of the chosen faces (see :func:`vafusion.predict.combine.fuse_faces`).
-
-        ``tables["facepose"]`` is replaced by its cue columns (:func:`~vafusion.predict.
-        face_cues.cue_columns`) in place (the pass already keeps only those; a full table
-        given by a caller is released).
-        """
+        """Fused curves of the chosen faces (see :func:`vafusion.predict.combine.fuse_faces`)."""
         from vafusion.predict.combine import fuse_faces
-        from vafusion.predict.face_cues import cue_columns
 
-        tables["facepose"] = cue_columns(tables["facepose"])
         return fuse_faces(path, info, tables, face, self.config, analysed)
 
 

@@ -210,33 +210,6 @@ def cue_column_names() -> tuple[str, ...]:
     return tuple(c for c in facepose_columns() if c in wanted or c.startswith("geom_"))
 
 
-def cue_columns(facepose):
-    """The ``facepose`` table cut to the columns :func:`face_cues` reads.
-
-    Parameters
-    ----------
-    facepose : FeatureTable
-        Long-form table, (R, D) values with at least :func:`cue_column_names` (a table of
-        all 653 columns, e.g. from a store or an OpenFace-style pass).
-
-    Returns
-    -------
-    FeatureTable
-        Same rows, the :func:`cue_column_names` columns only (the table itself when it
-        has no others), so that the whole table need not stay in memory while the cues
-        are computed.
-    """
-    from dataclasses import replace
-
-    wanted = set(cue_column_names())
-    keep = [i for i, c in enumerate(facepose.columns) if c in wanted]
-    if len(keep) == len(facepose.columns):
-        return facepose
-    return replace(
-        facepose, values=facepose.values[:, keep], columns=[facepose.columns[i] for i in keep]
-    )
-
-
 def _geom_idx(table) -> list[int]:
     return [i for i, c in enumerate(table.columns) if c.startswith("geom_")]
 
