@@ -535,15 +535,12 @@ def predict_chunked(
     from concurrent.futures.process import BrokenProcessPool
 
     from vafusion.parallel.local import ChunkPool
-    from vafusion.report import import_in_background
 
     t0 = time.perf_counter()
     with (
         ChunkPool(workers, getattr(model, "tracker_config", None)).start() as pool,
         progress_bar("videos", total=1, unit="videos") as done,
     ):
-        if out_dir is not None:  # this process mostly waits for the workers meanwhile
-            import_in_background()
         if model is None or isinstance(model, (str, os.PathLike)):
             model = load_model(model, face_tracking=False)
             model.load_s = getattr(model, "load_s", time.perf_counter() - t0)
