@@ -55,6 +55,8 @@ bench: setup
 	$(BIN)/python benchmarks/predict_phases.py --repeat 3
 	$(BIN)/python benchmarks/bench_report.py --repeat 5
 	$(BIN)/python benchmarks/bench_default_model.py --rounds 5
+	$(BIN)/python benchmarks/bench_live_cues.py --repeat 3
+	$(BIN)/python benchmarks/bench_predict.py --live-only --live-rounds 3
 	$(BIN)/python benchmarks/bench_memory.py --seconds 60 600 3600
 	$(BIN)/python benchmarks/bench_model_load.py --rounds 5
 	$(BIN)/python benchmarks/stride_effect.py

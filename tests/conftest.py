@@ -45,6 +45,16 @@ def sample_clip() -> Path:
     return SAMPLE
 
 
+@pytest.fixture(scope="module")
+def default_model():
+    """The built-in default model, loaded once per test module (closed after it)."""
+    from vafusion.predict.default_model import DefaultModel
+
+    m = DefaultModel()
+    yield m
+    m.close()
+
+
 @pytest.fixture
 def clip_copy(tmp_path, clips_dir):
     """Return a function copying a test clip into tmp_path (for tests that modify it)."""

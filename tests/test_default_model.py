@@ -16,7 +16,6 @@ import pytest
 from media_factory import write_video
 from vafusion.predict.api import load_model
 from vafusion.predict.combine import speaking_gate
-from vafusion.predict.default_model import DefaultModel
 from vafusion.predict.outputs import build_summary
 from vafusion.predict.types import FaceCurve, VideoPrediction
 from vafusion.predict.voice_only import NO_SPEECH
@@ -35,15 +34,8 @@ def espeak(path, pitch: int, speed: int, amplitude: int) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def model():
-    m = DefaultModel()
-    yield m
-    m.close()
-
-
-@pytest.fixture(scope="module")
-def wolfgang(model, sample_clip):
-    return model.predict_video(sample_clip)
+def wolfgang(default_model, sample_clip):
+    return default_model.predict_video(sample_clip)
 
 
 def test_crying_frames_lower_valence_than_broad_smiles(wolfgang):
@@ -81,11 +73,11 @@ def test_uncertain_frames_never_count_in_the_stress_zone(wolfgang):
     assert sure["stress_index"] > 50
 
 
-def test_voice_arousal_rises_with_pitch_speed_and_amplitude(tmp_path, model):
+def test_voice_arousal_rises_with_pitch_speed_and_amplitude(tmp_path, default_model):
     means = []
     for i, (p, s, a) in enumerate([(20, 120, 40), (40, 160, 90), (60, 200, 140), (80, 240, 190)]):
         espeak(tmp_path / f"level{i}.wav", p, s, a)
-        pred = model.predict_video(tmp_path / f"level{i}.wav")
+        pred = default_model.predict_video(tmp_path / f"level{i}.wav")
         (fc,) = pred.faces
         arousal = fc.va[:, 1]
         assert np.isnan(fc.va[:, 0]).all(), "no valence from the voice"
@@ -97,7 +89,7 @@ def test_voice_arousal_rises_with_pitch_speed_and_amplitude(tmp_path, model):
     assert all(b > a for a, b in zip(means, means[1:], strict=False)), means
 
 
-def test_silence_and_music_give_nan_and_one_note(tmp_path, model):
+def test_silence_and_music_give_nan_and_one_note(tmp_path, default_model):
     sr = 16_000
     t = np.arange(4 * sr) / sr
     chord = 0.2 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277 * t))  # synthetic tones
@@ -112,11 +104,11 @@ def test_silence_and_music_give_nan_and_one_note(tmp_path, model):
             frame.sample_rate = sr
             for pkt in [*s.encode(frame), *s.encode()]:
                 out.mux(pkt)
-        pred = model.predict_video(path)
+        pred = default_model.predict_video(path)
         assert np.isnan(pred.faces[0].va).all() and pred.warnings == [NO_SPEECH]
 
 
-def test_voice_does_not_move_a_face_whose_lips_are_still(tmp_path, model, sample_clip):
+def test_voice_does_not_move_a_face_whose_lips_are_still(tmp_path, default_model, sample_clip):
     # real frames 0-47 of the bundled clip (eyes shut, mouth closed) played back and forth
     # for ~6 s, once silent and once with synthetic speech on the audio track
     frames = []
@@ -128,8 +120,8 @@ def test_voice_does_not_move_a_face_whose_lips_are_still(tmp_path, model, sample
     loop = (frames + frames[::-1]) * 3
     speech = espeak(tmp_path / "speech.wav", 60, 180, 150)
     speech = np.resize(speech, int(len(loop) / 24 * 16_000))
-    silent = model.predict_video(write_video(tmp_path / "silent.mp4", loop, 24.0))
-    voiced = model.predict_video(
+    silent = default_model.predict_video(write_video(tmp_path / "silent.mp4", loop, 24.0))
+    voiced = default_model.predict_video(
         write_video(tmp_path / "voiced.mp4", loop, 24.0, audio=speech.astype(np.float32))
     )
     assert not any("no speech" in w for w in voiced.warnings), "the speech must be heard"

@@ -52,9 +52,10 @@ def test_live_tcp_stream_bounded_lag(clips_dir):
         k = int(round(rec["timestamp"] * 25))
         if k in sent:
             lags.append(t_out - sent[k])
-        assert set(rec) >= {"timestamp", "face_id", "valence", "arousal"}
+        assert set(rec) >= {"timestamp", "face_id", "valence", "arousal", "confidence"}
         if rec["valence"] is not None:
             assert -1 <= rec["valence"] <= 1 and -1 <= rec["arousal"] <= 1
+            assert 0 <= rec["confidence"] <= 1
     lags = np.asarray(lags[1:])  # after the first frame (stream probing, start-up)
     print(
         f"live lag over loopback: median {np.median(lags):.3f} s, "

@@ -23,7 +23,6 @@ import numpy as np
 
 from vafusion.config import config_to_dict
 from vafusion.errors import ConfigError
-from vafusion.faces.types import FaceObservation
 from vafusion.log import get_logger
 from vafusion.predict.circumplex import (
     EMOTIONS,
@@ -32,7 +31,7 @@ from vafusion.predict.circumplex import (
     probabilities_to_va,
 )
 from vafusion.predict.types import FaceCurve, VideoPrediction
-from vafusion.smoothing import CausalSmoother, smooth_offline
+from vafusion.smoothing import smooth_offline
 
 log = get_logger("predict")
 
@@ -328,13 +327,9 @@ class CircumplexModel:
         self.pipelines.close()
         self.expression.close()
 
-    def live_step(self, faces: list[FaceObservation]) -> list[tuple[int, np.ndarray]]:
-        """Raw valence/arousal of the faces of one live frame: ``[(face_id, (2,)), ...]``."""
-        if not faces:
-            return []
-        va = self.probabilities_to_va(self.classify(np.stack([f.aligned for f in faces])))
-        return [(f.face_id, va[i]) for i, f in enumerate(faces)]
+    def live_session(self):
+        """Per-stream live state: the prior, smoothed causally per face
+        (:class:`~vafusion.predict.live_cues.PriorLiveSession`)."""
+        from vafusion.predict.live_cues import PriorLiveSession
 
-    def causal_smoother(self) -> CausalSmoother:
-        """A forward-only smoother with this model's time constant (live mode)."""
-        return CausalSmoother(self.config.tau_s, self.config.max_gap_s)
+        return PriorLiveSession(self)

@@ -184,7 +184,23 @@ def _interpolate(fc: FaceCurve, ts: np.ndarray, analysed) -> None:
     fc.interpolated = filled
 
 
-def _arousal_from(zs: dict, weights: dict) -> tuple[np.ndarray, dict]:
+def arousal_from_cues(zs: dict, weights: dict) -> tuple[np.ndarray, dict]:
+    """Arousal and per-cue contributions from cue z-scores (equal or per-frame weights).
+
+    Parameters
+    ----------
+    zs : dict of str to numpy.ndarray, each shape (T,)
+        z-scored cues (NaN: not available on that frame).
+    weights : dict of str to numpy.ndarray
+        Per-frame weights of some cues (others weigh 1).
+
+    Returns
+    -------
+    arousal : numpy.ndarray, shape (T,)
+        ``AROUSAL_MEAN + AROUSAL_SD * z / composite_sd(k)`` in [-1, 1].
+    contributions : dict of str to numpy.ndarray
+        ``a_<cue>``: each cue's share of ``arousal - AROUSAL_MEAN``.
+    """
     z, shares = fusion.composite(zs, weights)
     k = sum(np.where(np.isfinite(zs[c]), np.nan_to_num(weights.get(c, 1.0)), 0.0) for c in zs)
     sd = composite_sd(k)
@@ -203,7 +219,7 @@ def _fuse_one(fid, cues, voice, gate, bbox, ts, config) -> FaceCurve:
             # shares are z / k_voice: back to each voice cue's own z-score
             zs[k] = share * voice["k"]
             weights[k] = gate
-    arousal, contrib = _arousal_from(zs, weights)
+    arousal, contrib = arousal_from_cues(zs, weights)
     valence = cues.values["prior_valence"].copy()
     arousal[~cues.valid] = np.nan
     conf = cues.confidence

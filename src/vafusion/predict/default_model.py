@@ -16,8 +16,8 @@ once. Per face and frame:
 Audio-only files (and the frames of a video where no face is seen) give voice arousal
 where there is speech, at :data:`~vafusion.predict.voice.VOICE_RATE_HZ` rows per second
 for audio-only input; valence stays NaN there (no voice cue here is validated for
-valence). Live mode uses the prior only (the other cues need the facepose pass). See
-docs/default-model.md.
+valence). Live mode computes the face cues causally (:mod:`vafusion.predict.live_cues`;
+no voice). See docs/default-model.md.
 """
 
 from __future__ import annotations
@@ -112,6 +112,13 @@ class DefaultModel(CircumplexModel):
 
             return predict_audio(path, self.config)
         return super().predict_video(path, face=face, pool=pool, stride=stride)
+
+    def live_session(self):
+        """Per-stream live state: the face cues and fusion made causal
+        (:class:`~vafusion.predict.live_cues.CueLiveSession`)."""
+        from vafusion.predict.live_cues import CueLiveSession
+
+        return CueLiveSession(self)
 
     def tables_to_curves(self, path, info, tables: dict, face: str | int, analysed=None):
         """Fused curves of the chosen faces (see :func:`vafusion.predict.combine.fuse_faces`)."""

@@ -138,8 +138,65 @@ def _speed(x: np.ndarray, t: np.ndarray, lag_s: float = SPEED_LAG_S) -> np.ndarr
     return d
 
 
-def _col(table, name: str) -> np.ndarray:
-    return table.values[:, table.columns.index(name)].astype(np.float64)
+@dataclass(frozen=True)
+class CueColumns:
+    """Where the cues' inputs are among a facepose table's columns.
+
+    Attributes
+    ----------
+    aus : list of int
+        The 16 action-unit intensities (AU45 left out).
+    geom : list of int
+        ``geom_*`` (pose-free expression geometry).
+    rotation, translation : list of int
+        ``pose_Rx..Rz`` (rad) and ``pose_Tx..Tz`` (mm).
+    mouth : list of int
+        ``AU25_r``, ``AU26_r``.
+    yaw, tracking : int
+        ``pose_Ry`` and ``confidence``.
+    """
+
+    aus: list[int]
+    geom: list[int]
+    rotation: list[int]
+    translation: list[int]
+    mouth: list[int]
+    yaw: int
+    tracking: int
+
+    @classmethod
+    def of(cls, columns) -> CueColumns:
+        """Indices of the inputs in ``columns`` (a facepose table's column names)."""
+        index = {c: i for i, c in enumerate(columns)}
+        return cls(
+            aus=[index[f"{a}_r"] for a in AU_NAMES if a != "AU45"],
+            geom=[i for c, i in index.items() if c.startswith("geom_")],
+            rotation=[index[f"pose_R{a}"] for a in "xyz"],
+            translation=[index[f"pose_T{a}"] for a in "xyz"],
+            mouth=[index["AU25_r"], index["AU26_r"]],
+            yaw=index["pose_Ry"],
+            tracking=index["confidence"],
+        )
+
+    def activation(self, values: np.ndarray) -> np.ndarray:
+        """(T, D) facepose rows -> (T,) facial activation (mean AU intensity / 5)."""
+        return values[:, self.aus].astype(np.float64).mean(axis=1) / 5.0
+
+    def mouth_opening(self, values: np.ndarray) -> np.ndarray:
+        """(T, D) facepose rows -> (T,) AU25 + AU26 intensities."""
+        return values[:, self.mouth].astype(np.float64).sum(axis=1)
+
+    def head_position(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(T, D) rows -> rotation (T, 3) rad and translation (T, 3) in face heights."""
+        rot = values[:, self.rotation].astype(np.float64)
+        return rot, values[:, self.translation].astype(np.float64) / FACE_HEIGHT_MM
+
+
+def jitter_floor(head_speed: np.ndarray) -> float:
+    """Jitter floor of head motion: 10th percentile of the finite speeds, at most
+    :data:`MAX_JITTER_FLOOR` (0 when there are none)."""
+    ok = head_speed[np.isfinite(head_speed)]
+    return min(float(np.percentile(ok, 10)), MAX_JITTER_FLOOR) if len(ok) else 0.0
 
 
 def face_cues(
@@ -169,31 +226,29 @@ def face_cues(
     probs = expression.values[:, [expression.columns.index(c) for c in PROB_COLUMNS]]
     prior = np.full((len(t), 2), np.nan)
     prior[valid] = probabilities_to_va(probs[valid], circumplex)
-    aus = np.stack([_col(facepose, f"{a}_r") for a in AU_NAMES if a != "AU45"], axis=1)
-    activation = aus.mean(axis=1) / 5.0
-    geom = facepose.values[:, _geom_idx(facepose)]
+    cols = CueColumns.of(facepose.columns)
+    fp = facepose.values
+    geom = fp[:, cols.geom]
     fps = 1.0 / np.median(np.diff(t)) if len(t) > 1 else 25.0
     fps = fps if np.isfinite(fps) and fps > 0 else 25.0
     width = max(1, int(round(GEOMETRY_SMOOTH_S * fps)))
     velocity = np.log1p(_speed(_moving_average(geom, width), t))
-    rot = np.stack([_col(facepose, f"pose_R{a}") for a in "xyz"], axis=1)
-    trans = np.stack([_col(facepose, f"pose_T{a}") for a in "xyz"], axis=1) / FACE_HEIGHT_MM
+    rot, trans = cols.head_position(fp)
     head = _speed(rot, t) + _speed(trans, t)
-    head_ok = np.isfinite(head) & valid
-    floor = min(float(np.percentile(head[head_ok], 10)), MAX_JITTER_FLOOR) if head_ok.any() else 0
+    floor = jitter_floor(np.where(valid, head, np.nan))
     head_motion = np.log1p(np.maximum(head - floor, 0.0))
-    mouth = _col(facepose, "AU25_r") + _col(facepose, "AU26_r")
     values = {
         "prior_valence": prior[:, 0],
         "prior_arousal": prior[:, 1],
-        "activation": activation,
+        "activation": cols.activation(fp),
         "velocity": velocity,
         "head_motion": head_motion,
-        "mouth": mouth,
+        "mouth": cols.mouth_opening(fp),
     }
     for v in values.values():
         v[~valid] = np.nan
-    conf = _confidence(probs, bbox, _col(facepose, "pose_Ry"), _col(facepose, "confidence"))
+    yaw = fp[:, cols.yaw].astype(np.float64)
+    conf = confidence(probs, bbox, yaw, fp[:, cols.tracking].astype(np.float64))
     conf = np.where(valid, np.nan_to_num(conf, nan=0.0), 0.0)
     return FaceCues(values, conf, valid)
 
@@ -210,11 +265,7 @@ def cue_column_names() -> tuple[str, ...]:
     return tuple(c for c in facepose_columns() if c in wanted or c.startswith("geom_"))
 
 
-def _geom_idx(table) -> list[int]:
-    return [i for i, c in enumerate(table.columns) if c.startswith("geom_")]
-
-
-def _confidence(
+def confidence(
     probs: np.ndarray, bbox: np.ndarray, yaw: np.ndarray, tracking: np.ndarray
 ) -> np.ndarray:
     """(T,) per-frame confidence (see the module docstring)."""

@@ -6,19 +6,21 @@ Design (bounded latency)
   one-frame **latest-frame slot**, overwriting the previous one if it was not taken yet
   (that frame is *dropped*, counted, never queued). With ``realtime=True`` (files) it
   waits until each frame's presentation time, as a live source would deliver it.
-* The **caller's thread** takes the newest frame, tracks faces, classifies the crops,
-  maps them to valence/arousal (the default model), smooths causally, and writes one JSON
-  line per face per processed frame. So the output never falls behind the source by more
+* The **caller's thread** takes the newest frame, tracks faces and hands them to the
+  model's live session (the default model's face cues and fusion made causal,
+  :mod:`vafusion.predict.live_cues`; or the circumplex prior), which smooths causally; one
+  JSON line per face per processed frame. So the output never falls behind the source by more
   than about one processing time plus the source's own buffering.
 * Ctrl-C (``KeyboardInterrupt``), ``stop`` being set, ``max_seconds`` or the end of the
   stream ends it cleanly; statistics go to the log.
 
 Each line: ``{"timestamp": s, "face_id": id|null, "valence": v|null, "arousal": a|null,
-"latency_s": s, "dropped": n}`` where ``timestamp`` is on the source's time axis (0 = the
-stream's start time as the container reports it, else the first decoded frame; a network
-stream joined mid-way, or whose first frames cannot be decoded before a key frame, starts
-above 0) and ``latency_s`` the time from the frame leaving the decoder to its line being
-written.
+"confidence": c|null, "latency_s": s, "dropped": n}`` where ``timestamp`` is on the source's
+time axis (0 = the stream's start time as the container reports it, else the first decoded
+frame; a network stream joined mid-way, or whose first frames cannot be decoded before a key
+frame, starts above 0), ``confidence`` the default model's per-frame confidence (null for
+``circumplex``) and ``latency_s`` the time from the frame leaving the decoder to its line
+being written.
 
 The decoder uses slice threading only: frame threading would hold back one frame per
 decoding thread, adding latency.
@@ -233,8 +235,9 @@ def run_live(
     ----------
     source : str
         Camera (``0``, ``/dev/video0``), stream URL, or file (use ``realtime=True``).
-    model : "default" or DefaultModel
-        Live mode runs the built-in default model (checkpoint models need whole windows).
+    model : str or model
+        ``"default"`` (face cues, made causal) or ``"circumplex"`` (the prior), or a loaded
+        one (checkpoint models need whole windows: refused).
     realtime : bool
         Pace a file at its frame rate (as a camera would deliver it).
     output : text stream, optional
@@ -260,8 +263,8 @@ def run_live(
     if torch is not None:
         torch.set_num_threads(1)  # one frame at a time: threads only add contention
     mdl = load_model(model)
-    if not hasattr(mdl, "live_step"):
-        raise ConfigError("live mode supports the default model only")
+    if not hasattr(mdl, "live_session"):
+        raise ConfigError("live mode supports the built-in models only (default, circumplex)")
     output = output or sys.stdout
     stop = stop or threading.Event()
     tracker = mdl.new_tracker()
@@ -269,7 +272,7 @@ def run_live(
     container = open_source(source, min(10.0, max_seconds) if max_seconds else 10.0)
     stats = LiveStats()
     slot = LatestFrameSlot()
-    smoothers: dict[int, Any] = {}
+    session = mdl.live_session()
     thread = threading.Thread(
         target=_decoder, args=(container, slot, stats, realtime, stop), daemon=True
     )
@@ -289,15 +292,13 @@ def run_live(
             vf = _to_video_frame(frame, index, t, max_side)
             index += 1
             faces = tracker.process(vf)
-            results = mdl.live_step(faces)
-            lines = []
+            h, w = vf.image.shape[:2]
+            results = session.step(t, faces, (round(w / vf.scale), round(h / vf.scale)))
             now = time.monotonic()
-            seen = set()
-            for fid, va in results:
-                sm = smoothers.setdefault(fid, mdl.causal_smoother())
-                v, a = sm.update(t, va)
-                seen.add(fid)
-                lines.append(_line(t, fid, float(v), float(a), now - t_dec, slot.overwritten))
+            lines = [
+                _line(t, r.face_id, r.va, r.confidence, now - t_dec, slot.overwritten)
+                for r in results
+            ]
             if not results:
                 lines.append(_line(t, None, None, None, now - t_dec, slot.overwritten))
             output.write("".join(lines))
@@ -319,14 +320,18 @@ def run_live(
     return stats
 
 
-def _line(t: float, fid, v, a, latency: float, dropped: int) -> str:
+def _line(t: float, fid, va, confidence, latency: float, dropped: int) -> str:
+    def num(x):
+        return None if x is None or not math.isfinite(x) else round(float(x), 4)
+
     return (
         json.dumps(
             {
                 "timestamp": round(t, 4),
                 "face_id": fid,
-                "valence": None if v is None else round(v, 4),
-                "arousal": None if a is None else round(a, 4),
+                "valence": None if va is None else num(va[0]),
+                "arousal": None if va is None else num(va[1]),
+                "confidence": num(confidence),
                 "latency_s": round(latency, 4),
                 "dropped": dropped,
             }
