@@ -114,7 +114,9 @@ class ChunkPool:
         if ctx.get_start_method() == "forkserver":
             # the fork server imports the heavy libraries once; workers fork from it. It
             # lives as long as this process, holding our stderr (see the log module)
-            ctx.set_forkserver_preload(["vafusion.parallel.chunks", "cv2", "mediapipe"])
+            # (forkserver_ready, last, freezes the server's heap before any worker forks)
+            preload = ["vafusion.parallel.chunks", "cv2", "mediapipe"]
+            ctx.set_forkserver_preload([*preload, "vafusion.parallel.forkserver_ready"])
             stderr_held_until_exit()
         for k, v in _THREAD_ENV.items():
             os.environ.setdefault(k, v)
