@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     from dataclasses import replace
 
     from vafusion.data import FeatureSpec, WindowData, fit_normalizer
-    from vafusion.data.sequences import feature_bytes
+    from vafusion.data.memory_budget import feature_bytes
     from vafusion.models import build_model
     from vafusion.train import fit
     from vafusion.train.recipes import recipe_config

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from vafusion.data import FeatureSpec, VideoData, WindowData, fit_normalizer
-from vafusion.data.sequences import FrameRows, choose_in_memory, feature_bytes
+from vafusion.data.frame_rows import FrameRows
+from vafusion.data.memory_budget import choose_in_memory, feature_bytes
 from vafusion.data.synthetic import synthetic_spec, synthetic_videos
 from vafusion.errors import ConfigError
 from vafusion.models import ModelConfig

@@ -119,7 +119,7 @@ def _map(array: MappedArray) -> np.ndarray:
 class MappedArray:
     """A 2-D ``.npy`` array on disk, read through :data:`MAPS` (no map held between reads).
 
-    Supports what :class:`~vafusion.data.sequences.FrameRows` needs: ``shape``, ``ndim``,
+    Supports what :class:`~vafusion.data.frame_rows.FrameRows` needs: ``shape``, ``ndim``,
     ``dtype``, ``len`` and indexing (slices and integer arrays, returning copies or views
     that are only used immediately).
 

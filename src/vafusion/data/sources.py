@@ -1,7 +1,7 @@
 """Adapter from the dataset layouts and the feature store to :class:`VideoData`.
 
 For each annotated entry (``vafusion.datasets``) and modality, the store's feature values
-are seen per frame through a :class:`~vafusion.data.sequences.FrameRows` row index over a
+are seen per frame through a :class:`~vafusion.data.frame_rows.FrameRows` row index over a
 :class:`~vafusion.data.mapcache.MappedArray` (no copy of the features, and no file held
 open: reads go through one bounded cache of memory maps, see docs/store.md): long-form
 face tables are reduced to the entry's subject (``main`` / ``left`` / ``right``, the track
@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from vafusion.data.frame_rows import FrameRows
 from vafusion.data.mapcache import MappedArray
-from vafusion.data.sequences import FeatureSpec, FrameRows, VideoData
+from vafusion.data.sequences import FeatureSpec, VideoData
 from vafusion.errors import StoreError
 from vafusion.features.base import FeatureTable
 from vafusion.log import get_logger

@@ -14,13 +14,12 @@ import numpy as np
 import torch
 
 from vafusion.config import config_from_dict
+from vafusion.data.memory_budget import choose_in_memory, feature_bytes
 from vafusion.data.normalize import Normalizer
 from vafusion.data.sequences import (
     FeatureSpec,
     VideoData,
     WindowData,
-    choose_in_memory,
-    feature_bytes,
 )
 from vafusion.data.sources import canonical_split, feature_configs, load_split
 from vafusion.data.splits import dev_split

@@ -23,13 +23,12 @@ import torch
 from torch import nn
 
 from vafusion.config import config_to_dict
+from vafusion.data.memory_budget import choose_in_memory, feature_bytes
 from vafusion.data.normalize import Normalizer
 from vafusion.data.sequences import (
     FeatureSpec,
     VideoData,
     WindowData,
-    choose_in_memory,
-    feature_bytes,
     fit_normalizer,
 )
 from vafusion.errors import ConfigError, ModelError
