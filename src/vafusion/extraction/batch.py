@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import os
 import sys
 import threading
@@ -46,13 +45,13 @@ from vafusion.errors import ConfigError, MediaError, VafusionError
 from vafusion.extraction.config import PipelineConfig
 from vafusion.extraction.guard import check_main_guard
 from vafusion.extraction.pipeline import Pipeline
-from vafusion.log import captured_warnings, expected_frames, get_logger, progress_bar
+from vafusion.log import get_logger, progress_bar
 from vafusion.store.feature_store import check_video_name
 
 log = get_logger("extract")
 
 #: env set in Dask worker processes: one BLAS/OpenMP thread each (N workers = N cores)
-_THREAD_ENV = {
+THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
@@ -156,7 +155,7 @@ def _thread_cache() -> _PipelineCache:
 
 
 def _limit_threads() -> None:
-    for k, v in _THREAD_ENV.items():
+    for k, v in THREAD_ENV.items():
         os.environ.setdefault(k, v)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(1)
@@ -168,7 +167,8 @@ def _limit_threads() -> None:
         pass
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """A failure as one line (the error class named for vafusion's own errors)."""
     if isinstance(exc, VafusionError):
         text = f"{type(exc).__name__}: {exc}"
     else:
@@ -245,7 +245,7 @@ def extract_one(
             )
         store.clear_failure(video)
     except Exception as exc:  # one bad video must not stop the run
-        error = _one_line(exc)
+        error = one_line(exc)
         try:
             store.record_failure(video, error, features=list(config.features))
         except VafusionError as exc2:
@@ -353,13 +353,13 @@ def extract(
     store.check_writable()  # before decoding anything
     store.cleanup()
     # a file whose stem cannot be a store key ("..", "a\\b", ".hidden") fails alone
-    bad_names = {k: _one_line(e) for k, e in empty_folders(inputs, videos).items()}
+    bad_names = {k: one_line(e) for k, e in empty_folders(inputs, videos).items()}
     for p in list(videos):
         try:
             check_video_name(video_name(p))
         except VafusionError as exc:
             videos.remove(p)
-            bad_names[video_name(p)] = _one_line(
+            bad_names[video_name(p)] = one_line(
                 ConfigError(f"{exc.message}: rename the file to extract it", p)
             )
     todo, skipped = plan(videos, store, config, overwrite)
@@ -392,14 +392,16 @@ def extract(
         from vafusion.parallel.local import splits_into_chunks
 
         if scheduler or workers > 1:
-            results = _run_dask(tasks, str(out), workers, scheduler)
+            from vafusion.extraction.dask_runner import run_dask
+
+            results = run_dask(tasks, str(out), workers, scheduler)
         elif (
             chunk_workers > 1
             and needs_faces(tasks[0][1])
             and splits_into_chunks(tasks[0][0], chunk_workers)
         ):
             results = [extract_local_chunked(*tasks[0], str(out), chunk_workers)]
-            _log_result(results[0], 1, 1)
+            log_result(results[0], 1, 1)
         else:
             results = _run_local(tasks, str(out))
         for r in results:
@@ -428,14 +430,14 @@ def _run_local(tasks, store_root):
                 # the worker process keeps its pipelines (loaded models) between videos
                 r = worker.call(extract_one, str(path), store_root, config, label=str(path))
             except MediaError as exc:
-                r = _failed(store_root, path, _one_line(exc))
-            _log_result(r, i + 1, len(tasks))
+                r = record_failed(store_root, path, one_line(exc))
+            log_result(r, i + 1, len(tasks))
             results.append(r)
             advance()
     return results
 
 
-def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
+def record_failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
     """Record a video whose task died (not caught by :func:`extract_one`) as failed."""
     from vafusion.store import FeatureStore
 
@@ -443,93 +445,11 @@ def _failed(store_root: str, path: Path, error: str) -> dict[str, Any]:
     return {"video": video_name(path), "status": "failed", "n_frames": 0, "error": error}
 
 
-def _expected_total(tasks) -> int | None:
-    """Sum of the videos' header frame counts (None if one is unknown): the frames bar."""
-    counts = [expected_frames(task[0]) for task in tasks]
-    return None if any(c is None for c in counts) else sum(counts)
-
-
-def extract_one_reporting(*args: Any, **kwargs: Any) -> dict:
-    """:func:`extract_one` on a Dask worker; its warnings travel back in ``r["warnings"]``.
-
-    A worker's stderr is not the user's (a remote scheduler's workers run elsewhere), so
-    the client logs the warnings again (:func:`_log_result`).
-    """
-    with captured_warnings() as warnings:
-        r = extract_one(*args, **kwargs)
-    return {**r, "warnings": warnings}
-
-
-def _log_result(r: dict, i: int, n: int) -> None:
+def log_result(r: dict, i: int, n: int) -> None:
+    """Log video ``i`` of ``n``'s result (and the warnings a Dask worker sent back)."""
     for w in r.get("warnings", ()):  # raised on a Dask worker
         log.warning("%s", w)
     if r["status"] == "done":
         log.info("[%d/%d] %s: %d frames", i, n, r["video"], r["n_frames"])
     else:
         log.warning("[%d/%d] %s failed: %s", i, n, r["video"], r["error"])
-
-
-def _run_dask(tasks, store_root, workers, scheduler):
-    import uuid
-
-    from distributed import Client, LocalCluster, as_completed
-
-    cluster = None
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-    else:
-        cluster = LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            env=dict(_THREAD_ENV),
-            silence_logs=logging.ERROR,
-        )
-        client = Client(cluster)
-    results = []
-    try:
-        from vafusion.parallel.extract_chunks import extract_dask_chunked, split_tasks
-
-        run = uuid.uuid4().hex[:6]
-        if cluster is not None:
-            client.wait_for_workers(workers)
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        # long videos with faces: chunks as tasks, assembled here; the rest: one task each;
-        # every task's priority is its length in seconds (largest first)
-        chunked, whole = split_tasks(tasks, n_workers)
-        futures = {}
-        for path, config, seconds in whole:
-            fut = client.submit(
-                extract_one_reporting,
-                str(path),
-                store_root,
-                config,
-                single_thread=True,
-                key=f"vafusion-extract-{video_name(path)}-{run}",
-                priority=seconds,
-                pure=False,
-            )
-            futures[fut] = path
-        for i, r in enumerate(extract_dask_chunked(client, chunked, store_root), start=1):
-            _log_result(r, i, len(tasks))
-            results.append(r)
-        with (
-            progress_bar("videos", total=len(tasks), unit="videos") as adv_v,
-            progress_bar("frames", total=_expected_total(tasks), unit="frames") as adv_f,
-        ):
-            for i, fut in enumerate(as_completed(list(futures)), start=len(results) + 1):
-                path = futures[fut]
-                try:
-                    r = fut.result()
-                except Exception as exc:  # worker died (KilledWorker), ...
-                    r = _failed(store_root, path, f"worker failed: {_one_line(exc)}")
-                _log_result(r, i, len(tasks))
-                results.append(r)
-                adv_v()
-                adv_f(r.get("n_frames", 0))
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    return results
