@@ -56,7 +56,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_report.py --repeat 5
 	$(BIN)/python benchmarks/bench_default_model.py --rounds 5
 	$(BIN)/python benchmarks/bench_live_cues.py --repeat 3
-	$(BIN)/python benchmarks/exit_tail.py --reference-commit ebab546 --rounds 5
+	$(BIN)/python benchmarks/predict_vs_commit.py --reference-commit ebab546 --rounds 5
 	$(BIN)/python benchmarks/bench_predict.py --live-only --live-rounds 3
 	$(BIN)/python benchmarks/bench_memory.py --seconds 60 600 3600
 	$(BIN)/python benchmarks/bench_model_load.py --rounds 5

@@ -20,7 +20,7 @@ from conftest import REPO
 from media_factory import two_face_video, write_video
 from vafusion.errors import ConfigError
 from vafusion.extraction import Pipeline, PipelineConfig
-from vafusion.extraction.config import set_key
+from vafusion.extraction.config import set_key, set_provenance
 from vafusion.faces.columns import AU_NAMES, FACEPOSE_VERSION, facepose_columns
 from vafusion.faces.facepose import FacePoseAccumulator, FacePoseConfig, FacePoseSet
 from vafusion.faces.mesh import FaceDetector
@@ -449,3 +449,32 @@ def test_long_form_completion_sorts_and_fills_across_gather_blocks(monkeypatch):
     for f, i, v in zip(fr[present], fid[present], vals[present], strict=True):
         np.testing.assert_array_equal(v, want[(int(f), int(i))])
     assert [list(fid[fr == f]) for f in (0, 1)] == [[0, 1], [-1]]
+
+
+def test_without_irises_the_mesh_has_nan_iris_points_and_gaze(clips_dir):
+    """``TrackerConfig(irises=False)``: MediaPipe's plain mesh; expression measures stay."""
+    from vafusion.faces.tracker import TrackerConfig
+
+    path = clips_dir / "single_face.mp4"
+    plain = PipelineConfig.of("facepose", faces=TrackerConfig(irises=False))
+    with Pipeline(plain) as pipe:
+        table = pipe.process(path)["facepose"]
+    _, refined = _extract(path)
+    ok = table.valid
+    assert ok.sum() >= 60
+    gaze = table.values[ok][:, table.columns.index("gaze_angle_x")]
+    assert np.isnan(gaze).all()
+    iris = [c for c in table.columns if c.startswith("eye_lmk_x_")][16:21]  # right iris
+    assert np.isnan(table.values[ok][:, [table.columns.index(c) for c in iris]]).all()
+    for name in ("AU12_r", "AU25_r", "pose_Ry", "geom_0", "confidence"):
+        x = _col(table, name)[ok]
+        assert np.isfinite(x).all(), name
+    # the same face measured by the plain model: pose within a few degrees
+    both = ok & refined.valid
+    ry = np.degrees(_col(table, "pose_Ry")[both] - _col(refined, "pose_Ry")[both])
+    assert np.median(np.abs(ry)) < 3.0
+    # tracked without irises: a store key of its own; with them (the default): the old key
+    assert set_key(FacePoseSet(), plain) != set_key(FacePoseSet(), PipelineConfig.of("facepose"))
+    assert "irises" not in set_provenance(FacePoseSet(), PipelineConfig.of("facepose"))["faces"]
+    with pytest.raises(ConfigError, match="iris"):
+        PipelineConfig.of("blendshapes", faces=TrackerConfig(irises=False))

@@ -128,3 +128,22 @@ def test_long_videos_with_faces_become_chunk_tasks_largest_first(sample_clip, cl
     assert [(p.name, s) for p, _, s in whole] == [("d18.mp4", 7), ("d20.mp4", 6)]  # longest 1st
     # audio gains nothing from chunks: stays one task
     assert split_tasks([(sample_clip, audio)], 2)[0] == []
+
+
+def test_a_pool_tracking_with_other_settings_is_refused(sample_clip):
+    """Workers tracking with other settings than the pipeline's would store features under
+    a key that does not describe them: refused before any work."""
+    from vafusion.errors import ConfigError
+    from vafusion.faces.tracker import TrackerConfig
+    from vafusion.predict.api import pool_tracker_config
+    from vafusion.predict.default_model import DefaultModel
+
+    with (
+        Pipeline("facepose") as pipe,
+        ChunkPool(1, TrackerConfig(irises=False)) as pool,
+        pytest.raises(ConfigError, match="tracker settings differ"),
+    ):
+        process_chunked(pipe, sample_clip, pool)
+    # predict starts its workers before the model loads, with the model's settings
+    assert pool_tracker_config("default") == DefaultModel.default_tracker_config()
+    assert not pool_tracker_config("default").irises

@@ -114,7 +114,7 @@ def _freeze_heap_for_exit() -> None:
     flush still run). ``gc.freeze`` moves every tracked object to the permanent generation,
     which the collections of interpreter shutdown do not walk: at the end of a cold
     ``predict`` they took ~0.3 s over the objects of pandas, matplotlib, PyAV, ONNX Runtime
-    (``benchmarks/exit_tail.py``). Objects are still freed by reference counting; only
+    (``benchmarks/predict_vs_commit.py``). Objects are still freed by reference counting; only
     cyclic garbage is left for the operating system to reclaim with the process.
     """
     import gc

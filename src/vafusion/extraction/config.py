@@ -91,6 +91,8 @@ class PipelineConfig:
                 )
             sets[name] = cfg
         object.__setattr__(self, "sets", sets)
+        if "blendshapes" in self.features and not getattr(self.faces, "irises", True):
+            raise ConfigError("the blendshapes set needs the iris points: faces.irises must be on")
 
     @classmethod
     def of(
@@ -149,7 +151,10 @@ def set_provenance(feature_set: FeatureSet, config: PipelineConfig) -> dict[str,
     if feature_set.needs_frames or feature_set.needs_faces:
         out["decoder"] = config_to_dict(config.decoder)
     if feature_set.needs_faces:
-        out["faces"] = config_to_dict(config.faces)
+        faces = config_to_dict(config.faces)
+        if faces.get("irises", True):  # the default: keys made before the option stay valid
+            faces.pop("irises", None)
+        out["faces"] = faces
     return out
 
 

@@ -30,6 +30,12 @@ def _mediapipe():
     return mp
 
 
+#: Points of the refined face mesh: 468 mesh points, then 10 iris points.
+N_POINTS = 478
+#: Points of the plain face mesh (the face without the irises).
+N_MESH_POINTS = 468
+
+
 def landmarks_to_array(landmark_list) -> np.ndarray:
     """Convert a MediaPipe ``NormalizedLandmarkList`` to an array quickly.
 
@@ -53,21 +59,28 @@ def landmarks_to_array(landmark_list) -> np.ndarray:
 
 
 class FaceMeshRunner:
-    """One MediaPipe FaceMesh graph (single face, tracking mode, irises on).
+    """One MediaPipe FaceMesh graph (single face, tracking mode).
 
     Parameters
     ----------
     min_detection_confidence, min_tracking_confidence : float
         MediaPipe's thresholds for its internal (short-range) re-detection and for keeping
         a tracked face.
+    irises : bool, default True
+        MediaPipe's refined model (``refine_landmarks``: eyes and lips refined by its
+        attention mesh, plus 10 iris points). Without it the graph runs the plain mesh
+        model (~24 % less CPU per frame, ``benchmarks/bench_faces.py``) and points 468-477
+        are NaN.
     """
 
-    def __init__(self, min_detection_confidence: float, min_tracking_confidence: float) -> None:
+    def __init__(
+        self, min_detection_confidence: float, min_tracking_confidence: float, irises: bool = True
+    ) -> None:
         mp = _mediapipe()
         self._mesh = mp.solutions.face_mesh.FaceMesh(
             static_image_mode=False,
             max_num_faces=1,
-            refine_landmarks=True,
+            refine_landmarks=irises,
             min_detection_confidence=min_detection_confidence,
             min_tracking_confidence=min_tracking_confidence,
         )
@@ -75,7 +88,8 @@ class FaceMeshRunner:
         self._out_type = self._mesh._output_stream_type_info["multi_face_landmarks"]
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:
-        """Landmarks of the face in ``image`` (shape (478, 3), normalised) or None.
+        """Landmarks of the face in ``image`` (shape (478, 3), normalised) or None
+        (points 468-477 NaN without irises).
 
         ``image`` is an (H, W, 3) uint8 RGB array. This is ``FaceMesh.process`` without
         its per-call Python overhead (building a namedtuple type per frame), using the
@@ -93,7 +107,11 @@ class FaceMeshRunner:
         faces = sb._get_packet_content(self._out_type, out)
         if not faces:
             return None
-        return landmarks_to_array(faces[0])
+        points = landmarks_to_array(faces[0])
+        if len(points) < N_POINTS:  # the plain mesh: no iris points
+            missing = np.full((N_POINTS - len(points), 3), np.nan, np.float32)
+            points = np.concatenate([points, missing])
+        return points
 
     def reset(self) -> None:
         """Forget the tracked face (the next call re-detects)."""

@@ -6,7 +6,7 @@ from itself. Importing this module, after them, freezes the server's heap
 without exec: collections in the workers then skip the objects they inherited, so they do
 not write to (and copy) those shared pages, and the server's own exit at the end of a run
 skips walking them (~0.2 s of an otherwise finished ``predict`` whose output is read
-through a pipe; ``benchmarks/exit_tail.py``).
+through a pipe; ``benchmarks/predict_vs_commit.py``).
 
 Do not import it anywhere else: it freezes whatever process imports it.
 """

@@ -33,6 +33,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from vafusion.errors import ConfigError
 from vafusion.features.base import Accumulator
 from vafusion.io.media import FrameSource, keyframe_times
 from vafusion.log import expected_frames, get_logger, progress_bar, stderr_held_until_exit
@@ -316,7 +317,8 @@ def process_chunked(
         Its feature sets are fed in this process, in frame order.
     path : str or PathLike
     pool : ChunkPool
-        Its ``tracker_config`` must be the pipeline's (else: the sequential pass).
+        Its ``tracker_config`` must be the pipeline's (``ConfigError`` otherwise, when the
+        pipeline tracks faces).
     extra : sequence of Accumulator
         As for :meth:`~vafusion.extraction.Pipeline.process`.
     warmup_s, max_chunk_s : float
@@ -328,6 +330,11 @@ def process_chunked(
     -------
     VideoFeatures
         As the sequential pass (see the module docstring for the warm-up effect).
+
+    Raises
+    ------
+    ConfigError
+        If the pool's tracker settings are not the pipeline's.
     """
     from vafusion.extraction.pipeline import VideoFeatures
     from vafusion.faces.tracker import TrackerConfig
@@ -335,8 +342,13 @@ def process_chunked(
     max_side = pipeline.config.decoder.size_cap
     plan = chunk_plan(path, pool.workers, warmup_s=warmup_s, max_chunk_s=max_chunk_s)
     faces = pipeline.needs_faces or any(acc.needs_faces for acc in extra)
-    same = (pool.tracker_config or TrackerConfig()) == pipeline.config.faces
-    if len(plan) == 1 or not faces or not same:
+    if faces and (pool.tracker_config or TrackerConfig()) != pipeline.config.faces:
+        # the workers would track with other settings than the pipeline's keys say
+        raise ConfigError(
+            "the chunk pool's tracker settings differ from the pipeline's: start the pool "
+            "with the pipeline's (ChunkPool(workers, pipeline.config.faces))"
+        )
+    if len(plan) == 1 or not faces:
         return pipeline.process(Strided(pipeline.source(path), stride), extra=extra)
     log.debug("%s: %d chunks in %d processes", path, len(plan), pool.workers)
     source = pipeline.source(path)

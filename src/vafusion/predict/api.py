@@ -162,6 +162,23 @@ def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bo
     return CheckpointModel(model, smooth=smooth)
 
 
+def pool_tracker_config(model: Any):
+    """Tracker settings to start chunk workers with, before ``model`` is loaded.
+
+    A loaded model's own; the built-in models' defaults by name; None (the tracker's
+    defaults) for a checkpoint not loaded yet. Workers whose settings differ from the
+    model's are not used (:func:`~vafusion.parallel.local.process_chunked` falls back to
+    one sequential pass).
+    """
+    if hasattr(model, "tracker_config"):
+        return model.tracker_config
+    if model is None or str(model) == "default":
+        from vafusion.predict.default_model import DefaultModel
+
+        return DefaultModel.default_tracker_config()
+    return None
+
+
 @contextmanager
 def _torch_threads(n: int):
     """Limit torch's intra-op threads if a model imported torch; never imports it itself.
@@ -538,7 +555,7 @@ def predict_chunked(
 
     t0 = time.perf_counter()
     with (
-        ChunkPool(workers, getattr(model, "tracker_config", None)).start() as pool,
+        ChunkPool(workers, pool_tracker_config(model)).start() as pool,
         progress_bar("videos", total=1, unit="videos") as done,
     ):
         if model is None or isinstance(model, (str, os.PathLike)):

@@ -118,7 +118,7 @@ class CircumplexModel:
     ----------
     config : CircumplexModelConfig, optional
     tracker_config : TrackerConfig, optional
-        Face tracking settings (defaults of :class:`vafusion.faces.tracker.TrackerConfig`).
+        Face tracking settings (default: :meth:`default_tracker_config`).
     face_tracking : bool
         Build and warm up a face tracker in this process now (False: when worker
         processes of a :class:`~vafusion.parallel.local.ChunkPool` track the faces; a
@@ -151,14 +151,13 @@ class CircumplexModel:
         from vafusion.expression.extractor import ExpressionSet
         from vafusion.extraction import DecoderConfig, Pipeline, PipelineConfig
         from vafusion.extraction.pipeline import PipelinePool
-        from vafusion.faces.tracker import TrackerConfig
 
         self.config = config or self.config_class()
         t0 = time.perf_counter()
         self.pipeline_config = PipelineConfig(
             features=self.feature_sets,
             decoder=DecoderConfig(self.config.max_side),
-            faces=tracker_config or TrackerConfig(),
+            faces=tracker_config or self.default_tracker_config(),
             sets=self.set_configs(),
         )
         # one loaded backbone (ONNX Runtime session, thread-safe) shared by all videos;
@@ -174,6 +173,19 @@ class CircumplexModel:
             self.backbone(np.zeros((1, 112, 112, 3), dtype=np.uint8))
         self.pipelines = PipelinePool(first)
         self.load_s = time.perf_counter() - t0
+
+    @classmethod
+    def default_tracker_config(cls):
+        """Face tracking settings when none are given (:class:`TrackerConfig`'s defaults;
+        the chunk workers are started with them before the model loads)."""
+        from vafusion.faces.tracker import TrackerConfig
+
+        return TrackerConfig()
+
+    @property
+    def tracker_config(self):
+        """The face tracking settings of this model's pass."""
+        return self.pipeline_config.faces
 
     def set_configs(self) -> dict[str, Any]:
         """Settings of the pass's feature sets (subclasses add theirs)."""

@@ -86,6 +86,15 @@ class DefaultModel(CircumplexModel):
     #: the pass adds the ``facepose`` set (action units, geometry, head pose)
     feature_sets = ("expression", "facepose")
 
+    @classmethod
+    def default_tracker_config(cls):
+        """The tracker's defaults without the iris points (``irises=False``): no cue reads
+        gaze, and MediaPipe's plain face mesh costs ~24 % less CPU than the refined one
+        (``benchmarks/bench_faces.py``)."""
+        from vafusion.faces.tracker import TrackerConfig
+
+        return TrackerConfig(irises=False)
+
     def set_configs(self) -> dict:
         """The expression set's settings, and ``facepose`` cut to the cue columns
         (:func:`~vafusion.predict.face_cues.cue_column_names`: 88 of 653 columns kept per

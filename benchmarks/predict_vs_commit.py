@@ -1,8 +1,8 @@
-"""How long a cold ``vafusion predict`` takes to end, against another source tree.
+"""A cold ``vafusion predict`` with this checkout against the same with another commit.
 
 Run::
 
-    .venv/bin/python benchmarks/exit_tail.py --reference-commit COMMIT [--clip CLIP] [--rounds 5]
+    .venv/bin/python benchmarks/predict_vs_commit.py --reference-commit COMMIT [--clip CLIP] [--rounds 5]
 
 The reference commit's ``src`` is extracted to a temporary folder (``git archive``). Each
 round runs ``python -m vafusion -q predict CLIP`` once with this checkout's ``src`` and
