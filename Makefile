@@ -57,6 +57,8 @@ bench: setup
 	$(BIN)/python benchmarks/bench_default_model.py --rounds 5
 	$(BIN)/python benchmarks/bench_live_cues.py --repeat 3
 	$(BIN)/python benchmarks/predict_vs_commit.py --reference-commit ebab546 --rounds 5
+	$(BIN)/python benchmarks/bench_mesh_irises.py --rounds 6
+	$(BIN)/python benchmarks/predict_vs_commit.py --reference-commit 2a4a251 --rounds 6
 	$(BIN)/python benchmarks/bench_predict.py --live-only --live-rounds 3
 	$(BIN)/python benchmarks/bench_memory.py --seconds 60 600 3600
 	$(BIN)/python benchmarks/bench_model_load.py --rounds 5

@@ -69,7 +69,7 @@ class FaceMeshRunner:
     irises : bool, default True
         MediaPipe's refined model (``refine_landmarks``: eyes and lips refined by its
         attention mesh, plus 10 iris points). Without it the graph runs the plain mesh
-        model (~24 % less CPU per frame, ``benchmarks/bench_faces.py``) and points 468-477
+        model (~24 % less CPU per frame, ``benchmarks/bench_mesh_irises.py``) and points 468-477
         are NaN.
     """
 

@@ -68,7 +68,8 @@ class TrackerConfig:
         Box IoU above which two tracks are considered the same face.
     irises : bool
         MediaPipe's refined face mesh (eyes and lips refined, 10 iris points): needed for
-        gaze and blendshapes. False runs the plain mesh, ~24 % cheaper; iris points, gaze
+        gaze and blendshapes. False runs the plain mesh, ~16 % less tracker CPU
+        per frame (``benchmarks/bench_mesh_irises.py``); iris points, gaze
         and the iris landmark columns are then NaN. Left out of store keys when True, so
         keys made before the option existed stay valid.
     """

@@ -90,7 +90,7 @@ class DefaultModel(CircumplexModel):
     def default_tracker_config(cls):
         """The tracker's defaults without the iris points (``irises=False``): no cue reads
         gaze, and MediaPipe's plain face mesh costs ~24 % less CPU than the refined one
-        (``benchmarks/bench_faces.py``)."""
+        (~16 % of the whole tracker's; ``benchmarks/bench_mesh_irises.py``)."""
         from vafusion.faces.tracker import TrackerConfig
 
         return TrackerConfig(irises=False)
