@@ -82,3 +82,32 @@ def test_live_with_the_default_model_never_imports_torch(clips_dir):
     )
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip().splitlines()[-1] == "[]"
+
+
+FREEZE_PROBE = """
+import gc, sys
+from vafusion.cli import main
+{call}
+print("frozen", gc.get_freeze_count())
+"""
+
+
+@pytest.mark.parametrize(
+    ("call", "frozen"),
+    [
+        ("sys.argv = ['vafusion', '--help']\ntry:\n    main()\nexcept SystemExit:\n    pass", True),
+        ("try:\n    main(['--help'])\nexcept SystemExit:\n    pass", False),
+    ],
+)
+def test_the_console_script_freezes_its_heap_for_exit(call, frozen):
+    """The console script (``main()`` reading ``sys.argv``) freezes the heap when the
+    command is over, so the interpreter's shutdown skips collecting it; ``main(argv)``
+    called by a longer-lived process (a notebook, a test) leaves its collector alone."""
+    p = subprocess.run(
+        [sys.executable, "-c", FREEZE_PROBE.format(call=call)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    count = int(p.stdout.split("frozen")[-1])
+    assert (count > 1000) if frozen else (count == 0), p.stdout[-500:]
