@@ -38,7 +38,7 @@ def test_help_imports_no_heavy_library(command):
 PREDICT_SCRIPT = """
 import sys
 from pathlib import Path
-from vafusion.predict.api import predict_one
+from vafusion.predict.runner import predict_one
 
 # the task a predict worker runs: load the default model, predict, write the outputs
 r = predict_one("default", Path(sys.argv[1]), "clip", Path(sys.argv[2]), "main", None, False)

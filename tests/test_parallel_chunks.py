@@ -135,8 +135,8 @@ def test_a_pool_tracking_with_other_settings_is_refused(sample_clip):
     a key that does not describe them: refused before any work."""
     from vafusion.errors import ConfigError
     from vafusion.faces.tracker import TrackerConfig
-    from vafusion.predict.api import pool_tracker_config
     from vafusion.predict.default_model import DefaultModel
+    from vafusion.predict.runner import pool_tracker_config
 
     with (
         Pipeline("facepose") as pipe,
