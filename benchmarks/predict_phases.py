@@ -13,7 +13,8 @@ Two measurements, each repeated (median printed):
    too: on a machine whose cores are all busy during the stream, the wall time is bounded
    below by CPU time / cores.
 2. **Per-frame CPU** of the stages, each alone in this process, one thread: decoding and
-   tracking one chunk as a chunk worker does (``track_chunk``: decode, RGB conversion,
+   tracking one chunk as the default model's chunk workers do (``track_chunk`` with its
+   tracker settings and 960-pixel frame cap: decode, RGB conversion,
    MediaPipe face mesh, alignment), and the expression network on the aligned faces in
    batches of 32 (what the main process runs on the stream).
 
@@ -51,8 +52,8 @@ def mark(name):
     marks.append((name, time.perf_counter() - T0))
 if __name__ == "__main__":
     import vafusion.parallel.local as local
-    import vafusion.predict.api as api
     import vafusion.predict.default_model as dm
+    import vafusion.predict.runner as runner
     mark("imports done")
     def wrap(owner, name, label):
         f = getattr(owner, name)
@@ -64,8 +65,8 @@ if __name__ == "__main__":
             finally:
                 mark(label + " end")
         setattr(owner, name, g)
-    wrap(api, "load_model", "model load")
-    wrap(api, "write_outputs", "outputs")
+    wrap(runner, "load_model", "model load")
+    wrap(runner, "write_outputs", "outputs")
     wrap(dm.DefaultModel, "tables_to_curves", "fusion")
     stream = local.ChunkPool.stream
     def timed_stream(self, *a, **k):
@@ -78,8 +79,9 @@ if __name__ == "__main__":
         mark("stream end")
     local.ChunkPool.stream = timed_stream
     from vafusion.cli import main
+    sys.argv = ["vafusion", "-q", "predict", sys.argv[1], "--out", sys.argv[2]]
     try:
-        main(["-q", "predict", sys.argv[1], "--out", sys.argv[2]])
+        main()  # as the console script runs it (the heap is frozen for exit)
     except SystemExit as exc:
         assert not exc.code, exc.code
     mark("done")
@@ -118,13 +120,16 @@ def per_frame_costs(clip: Path) -> dict[str, float]:
     from vafusion.expression.minixception_backbone import MiniXceptionBackbone
     from vafusion.parallel.chunks import track_chunk, worker_tracker
     from vafusion.parallel.local import chunk_plan
+    from vafusion.predict.default_model import DefaultModel, DefaultModelConfig
 
     cv2.setNumThreads(1)
     chunk = chunk_plan(clip, 2)[0]
-    worker_tracker(None)
+    # the default model's tracker settings and frame cap, as its chunk workers run them
+    tracker, max_side = DefaultModel.default_tracker_config(), DefaultModelConfig().max_side
+    worker_tracker(tracker)
     records: list = []
     c0, t0 = cpu_now(), time.perf_counter()
-    track_chunk(clip, chunk, None, 1280, 1, on_batch=records.extend)
+    track_chunk(clip, chunk, tracker, max_side, 1, on_batch=records.extend)
     track_cpu, track_wall = cpu_now() - c0, time.perf_counter() - t0
     faces = [f.aligned for r in records for f in (r.faces or [])]
     backbone = MiniXceptionBackbone()

@@ -2,7 +2,8 @@
 
 Run::
 
-    .venv/bin/python benchmarks/predict_vs_commit.py --reference-commit COMMIT [--clip CLIP] [--rounds 5]
+    .venv/bin/python benchmarks/predict_vs_commit.py --reference-commit COMMIT \
+        [--clip CLIP] [--rounds 5]
 
 The reference commit's ``src`` is extracted to a temporary folder (``git archive``). Each
 round runs ``python -m vafusion -q predict CLIP`` once with this checkout's ``src`` and
