@@ -110,6 +110,20 @@ def expand_videos(inputs: Sequence[str | os.PathLike]) -> list[Path]:
     return found
 
 
+def builtin_model_class(model: Any) -> type | None:
+    """The class of the built-in model ``model`` names (None or ``"default"``:
+    :class:`DefaultModel`; ``"circumplex"``: :class:`CircumplexModel`), else None."""
+    if model is None or str(model) == "default":
+        from vafusion.predict.default_model import DefaultModel
+
+        return DefaultModel
+    if str(model) == "circumplex":
+        from vafusion.predict.circumplex_model import CircumplexModel
+
+        return CircumplexModel
+    return None
+
+
 def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bool = True):
     """The model to predict with.
 
@@ -134,14 +148,9 @@ def load_model(model: Any = "default", *, smooth: bool = True, face_tracking: bo
     """
     if hasattr(model, "predict_video"):
         return model
-    if model is None or str(model) == "default":
-        from vafusion.predict.default_model import DefaultModel
-
-        return DefaultModel(face_tracking=face_tracking)
-    if str(model) == "circumplex":
-        from vafusion.predict.circumplex_model import CircumplexModel
-
-        return CircumplexModel(face_tracking=face_tracking)
+    builtin = builtin_model_class(model)
+    if builtin is not None:
+        return builtin(face_tracking=face_tracking)
     from vafusion.predict.checkpoint_model import CheckpointModel
 
     return CheckpointModel(model, smooth=smooth)

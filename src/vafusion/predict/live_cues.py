@@ -39,6 +39,7 @@ from __future__ import annotations
 import functools
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -160,11 +161,11 @@ class LiveCueTrack:
         self._since_refresh = 0
         self._geometry = TimeWindow(GEOMETRY_SMOOTH_S)
         self._smoothed_geometry = TimeWindow(SPEED_LAG_S * 1.5)
-        self._head = TimeWindow(SPEED_LAG_S * 1.5)
+        self._rotation = TimeWindow(SPEED_LAG_S * 1.5)
+        self._translation = TimeWindow(SPEED_LAG_S * 1.5)
         self._head_speeds: deque[float] = deque(maxlen=JITTER_HISTORY)
         self._recent = TimeWindow(fusion.MEDIAN_WINDOW_S)  # (v, a, confidence)
         self._smoother = CausalSmoother(model_config.tau_s, model_config.max_gap_s)
-        self.last_t = -np.inf
 
     def update(
         self, t: float, probs: np.ndarray, face: FaceObservation, size: tuple[int, int]
@@ -189,7 +190,6 @@ class LiveCueTrack:
         cues : dict of str to float
             The raw cues of this frame (``FACE_CUES`` names).
         """
-        self.last_t = t
         row = self._facepose_row(face, size)
         cols = _cue_columns()
         cues = self._cues(t, probs, row, cols)
@@ -230,17 +230,15 @@ class LiveCueTrack:
         self._geometry.push(t, row[cols.geom])
         geometry = self._geometry.mean()
         self._smoothed_geometry.push(t, geometry)
-        rot, trans = cols.head_position(row[None])
-        pose = np.concatenate([rot[0], trans[0]])
-        self._head.push(t, pose)
+        rot, trans = (x[0] for x in cols.head_position(row[None]))
+        self._rotation.push(t, rot)
+        self._translation.push(t, trans)
         velocity = head_motion = np.nan
         # the speeds need positions SPEED_LAG_S apart: a track's first 0.2 s has none
-        if t - self._head.t[0] >= SPEED_LAG_S * 0.9:
+        if t - self._rotation.t[0] >= SPEED_LAG_S * 0.9:
             velocity = np.log1p(backward_speed(self._smoothed_geometry, t, geometry, SPEED_LAG_S))
-            past = self._head.at(t - SPEED_LAG_S)
-            head = float(
-                (np.linalg.norm(pose[:3] - past[:3]) + np.linalg.norm(pose[3:] - past[3:]))
-                / SPEED_LAG_S
+            head = backward_speed(self._rotation, t, rot, SPEED_LAG_S) + backward_speed(
+                self._translation, t, trans, SPEED_LAG_S
             )
             self._head_speeds.append(head)
             floor = MAX_JITTER_FLOOR
@@ -271,18 +269,23 @@ def _cue_columns() -> CueColumns:
     return CueColumns.of(facepose_columns())
 
 
-class CueLiveSession:
-    """Live state of the default model for one stream: a :class:`LiveCueTrack` per face.
+class LiveSession:
+    """Per-stream live state of a model: one state per face track.
+
+    :meth:`step` classifies the frame's face crops in one batch and hands each face to its
+    track's state (:meth:`_new_state`, :meth:`_estimate` of a subclass). A track not seen
+    for :data:`FORGET_AFTER_S` is forgotten, so a long stream with many passing faces keeps
+    a bounded state.
 
     Parameters
     ----------
-    model : DefaultModel
+    model : CircumplexModel or DefaultModel
     """
 
     def __init__(self, model) -> None:
         self.model = model
-        self.facepose = FacePoseConfig()
-        self.tracks: dict[int, LiveCueTrack] = {}
+        self.tracks: dict[int, Any] = {}
+        self._last_seen: dict[int, float] = {}
 
     def step(
         self, t: float, faces: list[FaceObservation], size: tuple[int, int]
@@ -297,25 +300,48 @@ class CueLiveSession:
         size : tuple of int
             Original frame ``(width, height)``.
         """
-        self._forget(t)
+        for fid in [f for f, seen in self._last_seen.items() if t - seen > FORGET_AFTER_S]:
+            del self.tracks[fid], self._last_seen[fid]
         if not faces:
             return []
         probs = self.model.classify(np.stack([f.aligned for f in faces]))
         out = []
         for face, p in zip(faces, probs, strict=True):
-            track = self.tracks.get(face.face_id)
-            if track is None:
-                track = self.tracks[face.face_id] = LiveCueTrack(self.model.config, self.facepose)
-            va, conf, _ = track.update(t, p, face, size)
-            out.append(LiveEstimate(face.face_id, va, conf))
+            state = self.tracks.get(face.face_id)
+            if state is None:
+                state = self.tracks[face.face_id] = self._new_state()
+            self._last_seen[face.face_id] = t
+            out.append(self._estimate(state, t, p, face, size))
         return out
 
-    def _forget(self, t: float) -> None:
-        for fid in [f for f, tr in self.tracks.items() if t - tr.last_t > FORGET_AFTER_S]:
-            del self.tracks[fid]
+    def _new_state(self) -> Any:
+        raise NotImplementedError
+
+    def _estimate(self, state, t: float, probs, face, size) -> LiveEstimate:
+        raise NotImplementedError
 
 
-class PriorLiveSession:
+class CueLiveSession(LiveSession):
+    """Live state of the default model for one stream: a :class:`LiveCueTrack` per face.
+
+    Parameters
+    ----------
+    model : DefaultModel
+    """
+
+    def __init__(self, model) -> None:
+        super().__init__(model)
+        self.facepose = FacePoseConfig()
+
+    def _new_state(self) -> LiveCueTrack:
+        return LiveCueTrack(self.model.config, self.facepose)
+
+    def _estimate(self, state: LiveCueTrack, t, probs, face, size) -> LiveEstimate:
+        va, conf, _ = state.update(t, probs, face, size)
+        return LiveEstimate(face.face_id, va, conf)
+
+
+class PriorLiveSession(LiveSession):
     """Live state of the circumplex model: the prior, smoothed causally per face.
 
     Parameters
@@ -323,21 +349,9 @@ class PriorLiveSession:
     model : CircumplexModel
     """
 
-    def __init__(self, model) -> None:
-        self.model = model
-        self.smoothers: dict[int, CausalSmoother] = {}
+    def _new_state(self) -> CausalSmoother:
+        return CausalSmoother(self.model.config.tau_s, self.model.config.max_gap_s)
 
-    def step(
-        self, t: float, faces: list[FaceObservation], size: tuple[int, int]
-    ) -> list[LiveEstimate]:
-        """Estimates of the faces of one frame (see :meth:`CueLiveSession.step`)."""
-        if not faces:
-            return []
-        probs = self.model.classify(np.stack([f.aligned for f in faces]))
-        va = self.model.probabilities_to_va(probs)
-        out = []
-        for i, face in enumerate(faces):
-            cfg = self.model.config
-            sm = self.smoothers.setdefault(face.face_id, CausalSmoother(cfg.tau_s, cfg.max_gap_s))
-            out.append(LiveEstimate(face.face_id, sm.update(t, va[i])))
-        return out
+    def _estimate(self, state: CausalSmoother, t, probs, face, size) -> LiveEstimate:
+        va = self.model.probabilities_to_va(np.asarray(probs)[None])[0]
+        return LiveEstimate(face.face_id, state.update(t, va))

@@ -26,7 +26,7 @@ from vafusion.fileio import (
     safe_stem,
 )
 from vafusion.log import get_logger, progress_bar
-from vafusion.predict.api import VideoResult, load_model, parse_face
+from vafusion.predict.api import VideoResult, builtin_model_class, load_model, parse_face
 from vafusion.predict.outputs import build_summary, write_outputs
 from vafusion.predict.stride import check_stride
 from vafusion.report.player import ReportOptions
@@ -38,18 +38,15 @@ log = get_logger("predict")
 def pool_tracker_config(model: Any):
     """Tracker settings to start chunk workers with, before ``model`` is loaded.
 
-    A loaded model's own; the built-in models' defaults by name; None (the tracker's
-    defaults) for a checkpoint not loaded yet. Workers whose settings differ from the
-    model's are not used (:func:`~vafusion.parallel.local.process_chunked` falls back to
-    one sequential pass).
+    A loaded model's own; a built-in model's defaults by name
+    (:meth:`~vafusion.predict.circumplex_model.CircumplexModel.default_tracker_config`);
+    None (the tracker's defaults) otherwise. A pool whose settings differ from the
+    pipeline's is refused (:func:`~vafusion.parallel.local.process_chunked`).
     """
     if hasattr(model, "tracker_config"):
         return model.tracker_config
-    if model is None or str(model) == "default":
-        from vafusion.predict.default_model import DefaultModel
-
-        return DefaultModel.default_tracker_config()
-    return None
+    builtin = builtin_model_class(model)
+    return None if builtin is None else builtin.default_tracker_config()
 
 
 @contextmanager
