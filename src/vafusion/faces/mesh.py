@@ -32,8 +32,6 @@ def _mediapipe():
 
 #: Points of the refined face mesh: 468 mesh points, then 10 iris points.
 N_POINTS = 478
-#: Points of the plain face mesh (the face without the irises).
-N_MESH_POINTS = 468
 
 
 def landmarks_to_array(landmark_list) -> np.ndarray:

@@ -30,7 +30,8 @@ import numpy as np
 from vafusion.config import config_hash
 from vafusion.errors import ConfigError
 from vafusion.faces.align import alignment_matrix
-from vafusion.faces.mesh import N_MESH_POINTS, FaceDetector, FaceMeshRunner
+from vafusion.faces.expression_pca import N_MESH
+from vafusion.faces.mesh import FaceDetector, FaceMeshRunner
 from vafusion.faces.types import FaceObservation
 from vafusion.io.media import VideoFrame
 from vafusion.log import get_logger
@@ -263,7 +264,7 @@ class FaceTracker:
         return out, window
 
     def _update_window(self, tr: _Track, lm: np.ndarray) -> None:
-        lm = lm[:N_MESH_POINTS]  # the face's outline (iris points lie inside it, or are NaN)
+        lm = lm[:N_MESH]  # the face's outline (iris points lie inside it, or are NaN)
         x0, y0 = lm[:, 0].min(), lm[:, 1].min()
         x1, y1 = lm[:, 0].max(), lm[:, 1].max()
         tr.box = np.array([x0, y0, x1, y1])
